@@ -244,7 +244,7 @@ func readCSV(fsys fs.FS, name string, header []string, add func(line int, rec ma
 	}
 	defer f.Close()
 	r := csv.NewReader(io.LimitReader(f, 16<<20))
-	r.FieldsPerRecord = len(header)
+	r.FieldsPerRecord = -1 // checked below, so the header error can say what is wrong
 	got, err := r.Read()
 	if err != nil {
 		return fmt.Errorf("%w: %s:1: reading header: %v", ErrKB, name, err)
@@ -265,6 +265,9 @@ func readCSV(fsys fs.FS, name string, header []string, add func(line int, rec ma
 			return fmt.Errorf("%w: %s: %v", ErrKB, name, err)
 		}
 		line, _ := r.FieldPos(0)
+		if len(rec) != len(header) {
+			return fmt.Errorf("%w: %s:%d: %d fields, want %d (%s); quote values that contain commas", ErrKB, name, line, len(rec), len(header), strings.Join(header, ","))
+		}
 		m := make(map[string]string, len(header))
 		for i, h := range header {
 			m[h] = strings.TrimSpace(rec[i])
