@@ -89,10 +89,10 @@ func TestBuildJSON(t *testing.T) {
 
 func TestBuildErrors(t *testing.T) {
 	tests := []struct {
-		args    []string
-		code    int
-		errHas  string
-		outHas  string
+		args   []string
+		code   int
+		errHas string
+		outHas string
 	}{
 		{[]string{"build"}, ExitUsage, "at least one VERSION", ""},
 		{[]string{"build", "15.1"}, ExitUsage, `"15.1" has 2 parts`, ""},

@@ -1,0 +1,48 @@
+package app
+
+import (
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/exsweep/exsweep/internal/lab"
+)
+
+func newLabCmd(e *env) *cobra.Command {
+	o := lab.RunOptions{}
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Run simulated Exchange servers on loopback (for tests, benchmarks and demos)",
+		Long: `Run a lab of simulated Exchange and non-Exchange HTTPS servers on loopback
+addresses, in the foreground until Ctrl-C. Each server is parameterised by build
+and by the failure modes real networks have (headers stripped, /ecp unpublished,
+WAF, TLS 1.0 only, expired certificates, tarpits, resets, garbage, huge bodies,
+redirect loops, plain IIS, catch-all 200 sites, planted web shells).
+
+The target list (one ip:port per line) and the truth (one JSON object per server:
+what a correct non-intrusive scanner should report) are written to files, so a
+scanner in another process, exsweep or any other, can be measured against it.
+The lab binds loopback only (127.0.0.0/8 or ::1).`,
+		Example: `  exsweep lab --servers 1000 --targets lab.txt --truth truth.jsonl &
+  exsweep scan -i lab.txt --per-net-rate 0 --no-store`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			if err := lab.Run(ctx, o, e.stdout); err != nil {
+				return usageErrorf("%v", err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Servers, "servers", 100, "number of servers")
+	f.StringVar(&o.Mix, "mix", lab.MixRealistic, "population: realistic, uniform or all-modes")
+	f.Int64Var(&o.Seed, "seed", 1, "random seed (same seed, same lab)")
+	f.StringVar(&o.Network, "network", "127.10.0.0/16", "loopback prefix (one address per server) or one address (one port per server)")
+	f.IntVar(&o.Port, "port", 443, "TCP port (0: kernel-chosen)")
+	f.StringVar(&o.TargetsFile, "targets", "lab-targets.txt", "write the target list here")
+	f.StringVar(&o.TruthFile, "truth", "lab-truth.jsonl", "write the expected results here")
+	return cmd
+}

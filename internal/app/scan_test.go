@@ -1,0 +1,96 @@
+package app
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestScanLabAllModes(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "x.db")
+	out, errOut, code := run(t, "", "scan", "--lab", "60", "--lab-mix", "all-modes", "--lab-network", "127.42.0.0/16",
+		"--db", db, "--format", "jsonl", "--timeout", "2s")
+	if code != ExitFindings {
+		t.Errorf("exit %d, want 1 (the lab has vulnerable servers); stderr:\n%s", code, errOut)
+	}
+	if !strings.Contains(errOut, "Lab check: 60 of 60 endpoints match") {
+		t.Errorf("lab check failed:\n%s", errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 60 {
+		t.Fatalf("%d JSON lines, want 60", len(lines))
+	}
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("bad JSON line %q: %v", l, err)
+		}
+		for _, k := range []string{"target", "ip", "port", "exchange", "build_exact", "verdict", "cves", "evidence", "webshells"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("record lacks %q: %s", k, l)
+			}
+		}
+		if strings.Contains(l, "<script>") {
+			t.Errorf("unescaped HTML in JSON output: %s", l)
+		}
+	}
+
+	// Resuming the finished run probes nothing again.
+	_, errOut, code = run(t, "", "scan", "--lab", "60", "--lab-mix", "all-modes", "--lab-network", "127.42.0.0/16",
+		"--db", db, "--resume", "1", "--format", "jsonl")
+	if code != ExitOK || !strings.Contains(errOut, "Endpoints: 0") {
+		t.Errorf("resume of a finished run: exit %d, stderr:\n%s", code, errOut)
+	}
+}
+
+func TestScanTableSummary(t *testing.T) {
+	out, errOut, code := run(t, "", "scan", "--lab", "30", "--lab-network", "127.43.0.0/16", "--no-store", "--format", "table")
+	if code != ExitFindings && code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"TARGET", "VERDICT", "Endpoints: 30", "By verdict:", "By product and CU:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestScanErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "targets.txt")
+	// One bad line, one address where nothing listens (loopback port 1).
+	os.WriteFile(bad, []byte("# test\n127.0.0.1:1\n10.0.0.300\n"), 0o644)
+	tests := []struct {
+		args   []string
+		code   int
+		errHas string
+	}{
+		{[]string{"scan", "--no-store"}, ExitUsage, "no targets"},
+		{[]string{"scan", "--no-store", "--format", "xml", "127.0.0.1:1"}, ExitUsage, "--format"},
+		{[]string{"scan", "--no-store", "--ports", "99999", "127.0.0.1"}, ExitUsage, "--ports"},
+		{[]string{"scan", "--no-store", "-i", filepath.Join(dir, "missing.txt")}, ExitUsage, "missing.txt"},
+		{[]string{"scan", "--no-store", "--exclude", "not-a-net", "127.0.0.1:1"}, ExitUsage, "exclude"},
+		{[]string{"scan", "--no-store", "--resume", "1", "127.0.0.1:1"}, ExitUsage, "--resume needs the store"},
+		{[]string{"scan", "--no-store", "--timeout", "1s", "-i", bad}, ExitPartial, "targets.txt:3"},
+		{[]string{"scan", "--no-store", "--strict", "-i", bad}, ExitUsage, "targets.txt:3"},
+		{[]string{"scan", "--no-store", "--exclude", "127.0.0.0/8", "127.0.0.1:1"}, ExitOK, "Endpoints: 0"},
+	}
+	for _, tt := range tests {
+		_, errOut, code := run(t, "", tt.args...)
+		if code != tt.code || !strings.Contains(errOut, tt.errHas) {
+			t.Errorf("exsweep %v: exit %d, stderr %q; want exit %d and %q", tt.args, code, errOut, tt.code, tt.errHas)
+		}
+	}
+}
+
+func TestScanStdin(t *testing.T) {
+	out, errOut, code := run(t, "127.0.0.1:1\n", "scan", "--no-store", "--retries", "0", "-i", "-", "--format", "csv")
+	if code != ExitOK {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+	if !strings.HasPrefix(out, "target,ip,port") || !strings.Contains(out, "127.0.0.1:1,127.0.0.1,1,") || !strings.Contains(out, "unreachable") {
+		t.Errorf("csv output:\n%s", out)
+	}
+}
