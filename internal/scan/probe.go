@@ -77,8 +77,8 @@ func (s *Scanner) newSession(t target.Target, rec *Record) *session {
 			// post-quantum default costs several times more CPU per
 			// handshake, which dominates a scan of many endpoints.
 			CurvePreferences: []tls.CurveID{tls.CurveP256, tls.X25519, tls.CurveP384},
-			ServerName:         t.Host,
-			VerifyConnection:   ss.recordTLS,
+			ServerName:       t.Host,
+			VerifyConnection: ss.recordTLS,
 		},
 		TLSHandshakeTimeout:    s.opts.Timeout,
 		ResponseHeaderTimeout:  s.opts.Timeout,
