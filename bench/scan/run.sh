@@ -20,7 +20,7 @@ for n in "${sizes[@]}"; do
   "$bin" lab --servers "$n" --mix realistic --seed 1 --network 127.20.0.0/16 \
     --targets "$out/lab-$n.txt" --truth "$out/truth-$n.jsonl" >"$out/lab-$n.log" 2>&1 &
   labpid=$!
-  for _ in $(seq 1 300); do [ -s "$out/truth-$n.jsonl" ] && grep -q "listening" "$out/lab-$n.log" 2>/dev/null && break; sleep 0.2; done
+  for _ in $(seq 1 300); do [ -s "$out/truth-$n.jsonl" ] && grep -q "serving until" "$out/lab-$n.log" 2>/dev/null && break; sleep 0.2; done
   eps=(); rps=(); rss=()
   for r in $(seq 1 "$runs"); do
     /usr/bin/time -v "$bin" scan -i "$out/lab-$n.txt" --no-store --per-net-rate 0 --timeout 5s --format jsonl \
@@ -39,13 +39,15 @@ for n in "${sizes[@]}"; do
     "$(printf '%s\n' "${rss[@]}" | median)" "$acc"
 done
 
+[ "${SKIP_MEM:-0}" = 1 ] && exit 0
+
 # Memory: 1,000,000 target lines, 10,000 of which are lab servers; the rest are
 # loopback addresses where nothing listens (connection refused at once).
 n=10000
 "$bin" lab --servers "$n" --mix realistic --seed 2 --network 127.30.0.0/16 \
   --targets "$out/lab-mem.txt" --truth "$out/truth-mem.jsonl" >"$out/lab-mem.log" 2>&1 &
 labpid=$!
-for _ in $(seq 1 300); do grep -q "listening" "$out/lab-mem.log" 2>/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 300); do grep -q "serving until" "$out/lab-mem.log" 2>/dev/null && break; sleep 0.2; done
 python3 - "$out/lab-mem.txt" "$out/targets-1m.txt" <<'PY'
 import sys, random
 lab = [l.strip() for l in open(sys.argv[1]) if l.strip()]
