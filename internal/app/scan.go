@@ -236,7 +236,7 @@ func runScan(ctx context.Context, e *env, o *scanOptions, args []string, perNetS
 		acc = lab.accuracy(o.webshells)
 		if !cmdTimeoutSet(o) {
 			// Lab tarpits answer nothing; a short timeout keeps the demo quick.
-			o.timeout = 2 * time.Second
+			o.timeout = 5 * time.Second
 		}
 		e.log.Info("lab started", "servers", o.lab, "mix", o.labMix, "network", o.labNet)
 	} else {

@@ -11,7 +11,7 @@ import (
 func TestScanLabAllModes(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "x.db")
 	out, errOut, code := run(t, "", "scan", "--lab", "60", "--lab-mix", "all-modes", "--lab-network", "127.42.0.0/16",
-		"--db", db, "--format", "jsonl", "--timeout", "2s")
+		"--db", db, "--format", "jsonl", "--timeout", "8s")
 	if code != ExitFindings {
 		t.Errorf("exit %d, want 1 (the lab has vulnerable servers); stderr:\n%s", code, errOut)
 	}

@@ -21,7 +21,7 @@ func scanLab(t *testing.T, servers []lab.Server, opts Options) (map[string]Recor
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	l, err := lab.Start(ctx, servers, lab.Options{Network: "127.41.0.0/16", Port: 0, Seed: 7, TarpitTimeout: 10 * time.Second})
+	l, err := lab.Start(ctx, servers, lab.Options{Network: "127.41.0.0/16", Port: 0, Seed: 7, TarpitTimeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestEveryLabMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, truth, l := scanLab(t, servers, Options{Concurrency: 16, Timeout: 2 * time.Second, Deadline: 20 * time.Second, Confirm: true})
+	got, truth, l := scanLab(t, servers, Options{Concurrency: 16, Timeout: 8 * time.Second, Deadline: 40 * time.Second, Confirm: true})
 	for _, want := range truth {
 		r, ok := got[want.Target]
 		if !ok {
@@ -84,7 +84,7 @@ func TestWebshellsNoFalsePositives(t *testing.T) {
 		{Name: "catch-all", Kind: lab.KindCatchAll200},
 		{Name: "clean", Build: "15.1.2176.9"},
 	}
-	got, truth, l := scanLab(t, servers, Options{Concurrency: 4, Timeout: 2 * time.Second, Webshells: true, Confirm: true})
+	got, truth, l := scanLab(t, servers, Options{Concurrency: 4, Timeout: 8 * time.Second, Webshells: true, Confirm: true})
 	for _, want := range truth {
 		r := got[want.Target]
 		if d := lab.Compare(want, observed(r), true); len(d) > 0 {
