@@ -173,3 +173,38 @@ func TestNewEngine(t *testing.T) {
 		t.Error("bad source must fail")
 	}
 }
+
+// TestConcurrentScans: one RuleSet serves many goroutines (hunt scans files
+// in parallel); results equal the serial ones. Run with -race.
+func TestConcurrentScans(t *testing.T) {
+	rs := builtinForTest(t)
+	files, _ := filepath.Glob("testdata/samples/*/*")
+	want := map[string][]string{}
+	for _, f := range files {
+		res, err := rs.ScanFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[f] = ruleNames(res.Matches)
+	}
+	errs := make(chan string, len(files)*4)
+	done := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for _, f := range files {
+				res, err := rs.ScanFile(f)
+				if err != nil || !slices.Equal(ruleNames(res.Matches), want[f]) {
+					errs <- f
+				}
+			}
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+	close(errs)
+	for f := range errs {
+		t.Errorf("%s: concurrent result differs", f)
+	}
+}

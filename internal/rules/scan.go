@@ -45,7 +45,26 @@ type scanState struct {
 
 type span struct{ lo, hi int }
 
-var foldPool = sync.Pool{New: func() any { return new([]byte) }}
+// bufPool recycles the per-scan copies of the input (lower-cased for the
+// automaton, Latin-1 for regexps) so that scanning many files does not churn
+// the heap with 16 MiB buffers.
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooled keeps unusually large buffers out of the pool.
+const maxPooled = 4 * DefaultMaxFileBytes
+
+func putBuf(b []byte) {
+	if cap(b) <= maxPooled {
+		bufPool.Put(&b)
+	}
+}
+
+func (s *scanState) release() {
+	if s.latinAll != nil {
+		putBuf(s.latinAll[:0])
+		s.latinAll = nil
+	}
+}
 
 // Scan implements Engine. filesize is len(data).
 func (rs *RuleSet) Scan(data []byte) []Match {
@@ -67,6 +86,7 @@ func (rs *RuleSet) scan(data []byte, filesize int64, saturated *[]string) []Matc
 		ruleSeen:  make([]bool, len(rs.rules)),
 	}
 	s.findAtoms()
+	defer s.release()
 	var out []Match
 	for _, g := range rs.globals {
 		if s.ruleResult(g) != triTrue {
@@ -108,20 +128,14 @@ func (s *scanState) findAtoms() {
 	if rs.ac == nil || len(s.data) == 0 {
 		return
 	}
-	bp := foldPool.Get().(*[]byte)
+	bp := bufPool.Get().(*[]byte)
 	folded := append((*bp)[:0], s.data...)
 	for i, c := range folded {
 		if c >= 'A' && c <= 'Z' {
 			folded[i] = c + 'a' - 'A'
 		}
 	}
-	defer func() {
-		// Do not keep very large buffers alive between scans.
-		if cap(folded) <= 4*DefaultMaxFileBytes {
-			*bp = folded[:0]
-			foldPool.Put(bp)
-		}
-	}()
+	defer putBuf(folded[:0])
 	overlap := rs.atomMax - 1
 	for start := 0; start < len(folded); start += acChunk {
 		end := min(start+acChunk, len(folded))
@@ -222,9 +236,9 @@ func (s *scanState) matches(i int) []smatch {
 			}
 			return ms[a].len > ms[b].len
 		})
-		// The ascii and wide forms, or several xor keys, cannot both
-		// start at one offset with equal length; keep one per offset as
-		// YARA does.
+		// Several variants (ascii and wide, xor keys, base64 shifts) may
+		// hit at one offset; YARA reports one match per offset, the
+		// longest first.
 		s.lits[i] = slices.CompactFunc(ms, func(a, b smatch) bool { return a.off == b.off })
 		return s.lits[i]
 	}
@@ -262,9 +276,10 @@ const maxStarts = 1 << 16
 const highBlockSize = 64
 
 // verifyStarts runs the anchored program at every candidate start. The work is
-// budgeted: past a few times the input size, ok is false and the caller does
-// one linear pass over the whole input instead, so a file crafted to hit an
-// atom everywhere costs at most a constant factor more than a plain search.
+// budgeted by the bytes offered to the program: past 32 times the input size
+// (plus 4 MiB), ok is false and the caller does one linear pass over the whole
+// input instead, so a file crafted to hit an atom everywhere costs at most a
+// constant factor more than a plain search.
 func (s *scanState) verifyStarts(p *pattern, i, limit int) (out []smatch, ok bool) {
 	starts := s.starts[i]
 	s.starts[i] = nil
@@ -321,7 +336,8 @@ func (s *scanState) view(lo, hi int) (subject []byte, ascii bool) {
 		return s.data[lo:hi], true
 	}
 	if s.latinAll == nil {
-		s.latinAll = toLatin1(make([]byte, 0, len(s.data)+int(s.highBefore[len(s.highBefore)-1])), s.data)
+		bp := bufPool.Get().(*[]byte)
+		s.latinAll = toLatin1((*bp)[:0], s.data)
 	}
 	return s.latinAll[s.latinOffset(lo):s.latinOffset(hi)], false
 }

@@ -71,7 +71,7 @@ func TestKillDuringWrites(t *testing.T) {
 	// inside a transaction or a WAL checkpoint rather than between batches.
 	for i, killAfter := range []int{5 * crashBatch, 23 * crashBatch, 61 * crashBatch} {
 		t.Run(fmt.Sprint(killAfter), func(t *testing.T) {
-			killAndCheck(t, killAfter, time.Duration(i)*1500*time.Microsecond)
+			killAndCheck(t, killAfter, time.Duration(i)*3500*time.Microsecond)
 		})
 	}
 }

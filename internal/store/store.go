@@ -176,6 +176,7 @@ func (s *Store) IntegrityCheck(ctx context.Context) error {
 
 // SQLite primary result codes (stable parts of the SQLite ABI).
 const (
+	sqliteBusy     = 5
 	sqliteReadOnly = 8
 	sqliteCantOpen = 14
 	sqliteNotADB   = 26
@@ -196,6 +197,9 @@ func (s *Store) explain(err error) error {
 	case sqliteReadOnly, sqlitePerm, sqliteAuth:
 		return fmt.Errorf("%s: %w: exsweep needs to write the file and create %s-wal and %s-shm beside it; "+
 			"choose a writable directory with --db (%v)", s.display, ErrReadOnly, s.display, s.display, err)
+	case sqliteBusy:
+		return fmt.Errorf("%s: another process held the write lock for longer than the busy timeout; "+
+			"is another exsweep writing to this database? (%w)", s.display, err)
 	case sqliteCantOpen:
 		return fmt.Errorf("%s: %w: check that the directory exists and is writable (%v)", s.display, ErrCannotOpen, err)
 	}

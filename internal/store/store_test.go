@@ -357,3 +357,27 @@ func TestConcurrentOpenOfNewFile(t *testing.T) {
 		}
 	}
 }
+
+func TestOpenWhileAnotherWriterHoldsTheLock(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	a, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	tx, err := a.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE: holds the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	// A short busy timeout in the URI wins over the default 10 s.
+	b, err := Open(ctx, "file:"+path+"?_busy_timeout=50")
+	if err == nil {
+		b.Close()
+		t.Fatal("Open succeeded while another connection held the write lock")
+	}
+	if !strings.Contains(err.Error(), "is another exsweep writing to this database?") {
+		t.Errorf("Open = %v", err)
+	}
+}

@@ -76,7 +76,9 @@ var ErrWriterClosed = errors.New("observation writer is closed")
 
 // Add buffers o (validated now) and commits the batch if it is full or its
 // oldest row has waited MaxDelay. A resumed or retried endpoint replaces the
-// row of the same (run, ip, port), so adding twice is harmless.
+// row of the same (run, ip, port), so adding twice is harmless. A canceled
+// ctx refuses the row: to keep results that arrive after Ctrl-C, add them
+// with context.WithoutCancel.
 func (w *ObservationWriter) Add(ctx context.Context, o Observation) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -24,13 +24,17 @@ rule EXS_ChinaChopper_JScript_Eval : webshell chopper
         source = "host.md 2.3 (CISA China Chopper MARs), 2.6 (one-liner shape), 2.8 (payload seen by helsecert)"
         author = "exsweep"
     strings:
-        $direct = /eval\s*\(\s*Request\s*(\.\s*(Item|Form|QueryString|Params)\s*)?[\[\(][^;]{0,120}["']un(safe|["']\s*\+\s*["']safe)["']/ nocase
-        $b64 = /eval\s*\([^;]{0,160}FromBase64String\s*\(\s*Request[^;]{0,160}["']un(safe|["']\s*\+\s*["']safe)["']/ nocase
-        // The same payload inside an ECP Server log line is an exploitation
-        // trace, graded by EXS_Log_VirtualDirectory_Url_Script instead.
-        $ecp_log = "S:CMD=Set-" nocase
+        // "unsafe" may be split into concatenated pieces: "un"+"safe",
+        // "u"+"n"+"s"+"a"+"f"+"e".
+        $direct = /eval\s*\(\s*Request\s*(\.\s*(Item|Form|QueryString|Params)\s*)?[\[\(][^;]{0,120}["']u(["']\s*\+\s*["'])?n(["']\s*\+\s*["'])?s(["']\s*\+\s*["'])?a(["']\s*\+\s*["'])?f(["']\s*\+\s*["'])?e["']/ nocase
+        $b64 = /eval\s*\([^;]{0,160}FromBase64String\s*\(\s*Request[^;]{0,160}["']u(["']\s*\+\s*["'])?n(["']\s*\+\s*["'])?s(["']\s*\+\s*["'])?a(["']\s*\+\s*["'])?f(["']\s*\+\s*["'])?e["']/ nocase
+        // The same payload inside an ECP Server log is an exploitation
+        // trace, graded by EXS_Log_VirtualDirectory_Url_Script instead. Only
+        // the log header near the start counts, so a shell cannot opt out by
+        // carrying the text somewhere.
+        $ecp_log = "#Log-type: ECP Server Log"
     condition:
-        ($direct or $b64) and not $ecp_log
+        ($direct or $b64) and not $ecp_log in (0..256)
 }
 
 rule EXS_ChinaChopper_ASP_Classic : webshell chopper
@@ -62,9 +66,9 @@ rule EXS_ChinaChopper_PageLoad_Injection : webshell chopper proxylogon
         $tag1 = /<script\s+language\s*=\s*["']?jscript["']?\s+runat\s*=\s*["']?server/ nocase
         $tag2 = /<script\s+runat\s*=\s*["']?server["']?\s+language\s*=\s*["']?jscript/ nocase
         $load = /function\s+Page_Load\s*\(\s*\)\s*\{\s*eval\s*\(/ nocase
-        $ecp_log = "S:CMD=Set-" nocase
+        $ecp_log = "#Log-type: ECP Server Log"
     condition:
-        any of ($tag*) and $load and not $ecp_log
+        any of ($tag*) and $load and not $ecp_log in (0..256)
 }
 
 rule EXS_OAB_VirtualDirectory_Dump_Script : webshell proxylogon
@@ -82,9 +86,9 @@ rule EXS_OAB_VirtualDirectory_Dump_Script : webshell proxylogon
         $p3 = "OfflineAddressBooks" nocase
         $p4 = "PollInterval" nocase
         $p5 = "ExternalAuthenticationMethods" nocase
-        $ecp_log = "S:CMD=" nocase
+        $ecp_log = "#Log-type: ECP Server Log"
     condition:
-        filesize < 1MB and $url and 2 of ($p*) and not $ecp_log
+        filesize < 1MB and $url and 2 of ($p*) and not $ecp_log in (0..256)
 }
 
 rule EXS_Log_VirtualDirectory_Url_Script : log proxylogon
