@@ -168,6 +168,10 @@ func (kb *KB) placeCU(v Version, p Product, r *Result) (Version, Version) {
 	return first.Version, top
 }
 
+// CUBuilds lists the known builds (not errata) with v's first three parts,
+// lowest first: the candidates when only the CU of a server is known.
+func (kb *KB) CUBuilds(v Version) []BuildInfo { return kb.group(v) }
+
 // group lists the usable builds (not errata) that share v's first three parts.
 func (kb *KB) group(v Version) []BuildInfo {
 	lo := Version{Major: v.Major, Minor: v.Minor, Build: v.Build, Parts: 4}

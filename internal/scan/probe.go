@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -160,7 +161,7 @@ func (ss *session) get(ctx context.Context, path string, maxBody int64) (*respon
 		resp, err = ss.client.Do(req)
 		if err == nil {
 			r := &response{status: resp.StatusCode, header: resp.Header}
-			r.body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+			r.body, err = readCapped(resp.Body, resp.ContentLength, maxBody)
 			if int64(len(r.body)) > maxBody {
 				r.body, r.truncated = r.body[:maxBody], true
 			}
@@ -188,6 +189,19 @@ func (ss *session) get(ctx context.Context, path string, maxBody int64) (*respon
 		}
 	}
 	return nil, fmt.Errorf("%w: GET %s: %v", errConn, path, describeNetErr(err))
+}
+
+// readCapped reads at most maxBody+1 bytes, sized from Content-Length when the
+// server sent one, so a 58 KB logon page is one allocation instead of a chain
+// of growing copies (io.ReadAll showed up in the scan profile).
+func readCapped(body io.Reader, contentLength, maxBody int64) ([]byte, error) {
+	size := int64(512)
+	if contentLength > 0 {
+		size = min(contentLength, maxBody) + 1
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(io.LimitReader(body, maxBody+1))
+	return buf.Bytes(), err
 }
 
 // follow GETs path and follows same-host redirects (at most max), returning the
@@ -413,13 +427,10 @@ func (ss *session) confirm(ctx context.Context, obs *observations) {
 		return
 	}
 	exact := obs.bestExact(cu)
-	var candidates []exchange.BuildInfo
-	all := ss.s.kb.Builds("")
-	for i := len(all) - 1; i >= 0; i-- {
-		b := all[i]
-		if b.Version.SameCU(cu) && b.Kind != exchange.KindErratum {
-			candidates = append(candidates, b)
-		}
+	group := ss.s.kb.CUBuilds(cu)
+	candidates := make([]exchange.BuildInfo, 0, len(group))
+	for i := len(group) - 1; i >= 0; i-- { // newest first
+		candidates = append(candidates, group[i])
 	}
 	if len(candidates) == 0 {
 		return
