@@ -398,11 +398,12 @@ func (ss *session) fingerprint(ctx context.Context) {
 		}
 	}
 
-	if !obs.exchangeLikely() {
+	if !obs.exchangeLikely() && !offsite {
 		ss.finish(obs)
 		return
 	}
-	// 4. An anonymous 401 endpoint that often carries X-OWA-Version.
+	// 4. An anonymous 401 endpoint that often carries X-OWA-Version (and, on
+	// Exchange 2013+, X-FEServer even when OWA itself is redirected away).
 	if obs.header.IsZero() && obs.major() != 14 {
 		if r, err := ss.get(ctx, "/EWS/Exchange.asmx", 16<<10); err == nil {
 			obs.headers(rec, "/EWS/Exchange.asmx", r)

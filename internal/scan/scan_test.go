@@ -113,3 +113,20 @@ func TestRequestBudget(t *testing.T) {
 		t.Errorf("%d connections, want 1 (keep-alive)", st.Conns)
 	}
 }
+
+// TestOffsiteRedirect: OWA redirected to another host and /ecp blocked; the
+// build still comes from the 401 endpoints, or Exchange is still recognised
+// from its front-end headers.
+func TestOffsiteRedirect(t *testing.T) {
+	servers := []lab.Server{
+		{Name: "offsite-ecp403", Build: "15.1.1415.10", Redirect: lab.RedirectOffsite, ECP: lab.ECP403},
+		{Name: "offsite-ecp404-stripped", Build: "15.1.2176.2", Redirect: lab.RedirectOffsite, ECP: lab.ECP404, HeaderMode: lab.HeaderStripped},
+		{Name: "offsite-ecp-published", Build: "15.2.721.13", Redirect: lab.RedirectOffsite},
+	}
+	got, truth, _ := scanLab(t, servers, Options{Concurrency: 3, Timeout: 8 * time.Second, Confirm: true})
+	for _, want := range truth {
+		if d := lab.Compare(want, observed(got[want.Target]), false); len(d) > 0 {
+			t.Errorf("%s: %s", want.Name, strings.Join(d, "; "))
+		}
+	}
+}
