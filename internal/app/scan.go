@@ -162,6 +162,9 @@ func runScan(ctx context.Context, e *env, o *scanOptions, args []string, perNetS
 	if o.format != "jsonl" && o.format != "csv" && o.format != "table" {
 		return usageErrorf("--format %q: want jsonl, csv or table", o.format)
 	}
+	if o.progress != "auto" && o.progress != "always" && o.progress != "never" {
+		return usageErrorf("--progress %q: want auto, always or never", o.progress)
+	}
 	if o.concurrency < 1 || o.concurrency > 100000 {
 		return usageErrorf("--concurrency %d: want 1 to 100000", o.concurrency)
 	}

@@ -94,3 +94,14 @@ func TestScanStdin(t *testing.T) {
 		t.Errorf("csv output:\n%s", out)
 	}
 }
+
+func TestScanProgress(t *testing.T) {
+	_, errOut, _ := run(t, "", "scan", "--lab", "20", "--lab-network", "127.46.0.0/16", "--no-store", "--progress", "always", "-o", filepath.Join(t.TempDir(), "o.jsonl"))
+	if !strings.Contains(errOut, "scan") || !strings.Contains(errOut, "/20") {
+		t.Errorf("no progress bar (done/total) on stderr:\n%s", errOut)
+	}
+	_, errOut, _ = run(t, "", "scan", "--lab", "20", "--lab-network", "127.46.0.0/16", "--no-store", "-o", filepath.Join(t.TempDir(), "o.jsonl"))
+	if strings.Contains(errOut, "/20") {
+		t.Errorf("progress bar drawn although stderr is not a terminal:\n%s", errOut)
+	}
+}
