@@ -16,7 +16,8 @@ CGO_ENABLED=0 go build -o "$bin" ./cmd/exsweep
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-for n in "${sizes[@]}"; do
+[ "${ONLY_MEM:-0}" = 1 ] && sizes=()
+for n in "${sizes[@]+"${sizes[@]}"}"; do
   "$bin" lab --servers "$n" --mix realistic --seed 1 --network 127.20.0.0/16 \
     --targets "$out/lab-$n.txt" --truth "$out/truth-$n.jsonl" >"$out/lab-$n.log" 2>&1 &
   labpid=$!
@@ -52,7 +53,7 @@ python3 - "$out/lab-mem.txt" "$out/targets-1m.txt" <<'PY'
 import sys, random
 lab = [l.strip() for l in open(sys.argv[1]) if l.strip()]
 random.seed(1)
-lines = lab + ["127.31.%d.%d:443" % (i // 250, i % 250 + 1) for i in range(1_000_000 - len(lab))]
+lines = lab + ["127.%d.%d.%d:443" % (31 + i // 62500, i // 250 % 250, i % 250 + 1) for i in range(1_000_000 - len(lab))]
 random.shuffle(lines)
 open(sys.argv[2], "w").write("\n".join(lines) + "\n")
 PY

@@ -25,6 +25,7 @@ type fileTargets struct {
 	opts   target.Options
 	total  int64
 	stream *target.Stream
+	logged int
 }
 
 func newTargetSource(e *env, o *scanOptions, args []string, ports []uint16) (*fileTargets, error) {
@@ -50,9 +51,7 @@ func newTargetSource(e *env, o *scanOptions, args []string, ports []uint16) (*fi
 	}
 	ft := &fileTargets{e: e}
 	ft.opts = target.Options{Ports: ports, Exclude: excl, AllAddresses: o.resolveAll, Strict: o.strict,
-		OnLineError: func(le *target.LineError) {
-			e.log.Warn("bad target line skipped", "at", fmt.Sprintf("%s:%d", le.Source, le.Line), "err", le.Err, "input", le.Input)
-		}}
+		OnLineError: ft.reportLine}
 	stdinUsed := false
 	for _, in := range o.inputs {
 		if in == "-" {
@@ -103,6 +102,20 @@ func newTargetSource(e *env, o *scanOptions, args []string, ports []uint16) (*fi
 			"duplicates", est.Stats.Duplicates, "bad_lines", est.Stats.BadLines)
 	}
 	return ft, nil
+}
+
+// maxLoggedLines bounds the warnings for bad target lines: a file of a million
+// bad lines must not bury the log; the count is in the summary.
+const maxLoggedLines = 20
+
+func (ft *fileTargets) reportLine(le *target.LineError) {
+	ft.logged++
+	switch {
+	case ft.logged <= maxLoggedLines:
+		ft.e.log.Warn("bad target line skipped", "at", fmt.Sprintf("%s:%d", le.Source, le.Line), "err", le.Err, "input", le.Input)
+	case ft.logged == maxLoggedLines+1:
+		ft.e.log.Warn("more bad target lines: not logged one by one; the summary counts them")
+	}
 }
 
 func (ft *fileTargets) Stream(ctx context.Context, yield func(target.Target) bool) error {
