@@ -122,7 +122,7 @@ configuration error, 3 partial result (some inputs unreadable), 130 interrupted.
 	pf.StringVar(&e.global.logFormat, "log-format", "text", "log format on stderr: text or json")
 	pf.StringVar(&e.global.kbPath, "kb", "", "knowledge-base folder or file replacing the embedded one (env EXSWEEP_KB)")
 
-	root.AddCommand(newVersionCmd(e), newBuildCmd(e), newScanCmd(e), newLabCmd(e))
+	root.AddCommand(newVersionCmd(e), newBuildCmd(e), newScanCmd(e), newLabCmd(e), newExportCmd(e))
 	return root
 }
 
@@ -174,6 +174,21 @@ func newVersionCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// interruptContext is cancelled at the first Ctrl-C, for commands with nothing
+// to drain.
+func (e *env) interruptContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-e.interrupts:
+			e.log.Warn("interrupt: stopping")
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // openOutput gives stdout or the file named by -o; the returned close function

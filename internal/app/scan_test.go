@@ -105,3 +105,21 @@ func TestScanProgress(t *testing.T) {
 		t.Errorf("progress bar drawn although stderr is not a terminal:\n%s", errOut)
 	}
 }
+
+func TestExportAfterScan(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "x.db")
+	if _, errOut, code := run(t, "", "scan", "--lab", "60", "--lab-mix", "all-modes", "--lab-network", "127.47.0.0/16", "--webshells",
+		"--db", db, "-o", filepath.Join(t.TempDir(), "o.jsonl")); code != ExitFindings {
+		t.Fatalf("scan exit %d: %s", code, errOut)
+	}
+	out, errOut, code := run(t, "", "export", "--db", db, "--format", "shadowserver")
+	if code != ExitOK || !strings.HasPrefix(out, "timestamp,severity,ip,protocol,port") || !strings.Contains(out, "exchange;webshell") {
+		t.Errorf("export: exit %d, stderr %s, out:\n%.400s", code, errOut, out)
+	}
+	if _, errOut, code := run(t, "", "export", "--db", db, "--format", "pdf"); code != ExitUsage || !strings.Contains(errOut, "--format") {
+		t.Errorf("bad format: exit %d %s", code, errOut)
+	}
+	if _, errOut, code := run(t, "", "export", "--db", db, "--run", "99"); code != ExitUsage {
+		t.Errorf("missing run: exit %d %s", code, errOut)
+	}
+}
