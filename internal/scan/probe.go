@@ -333,9 +333,24 @@ func (ss *session) fingerprint(ctx context.Context) {
 		}
 	}
 
+	// When /owa/ already gave a 4-part X-OWA-Version, the manifest is asked
+	// first: if it names the same CU, the 58 KB logon page adds nothing and is
+	// skipped (one request and most of the bytes of a fingerprint).
+	manifestDone, skipPage := false, false
+	if !obs.header.IsZero() && obs.header.Major >= 15 && owa.status >= 300 && owa.status < 400 {
+		ss.fetchManifest(ctx, &obs)
+		manifestDone = true
+		if !obs.manifest.IsZero() && obs.manifest.SameCU(obs.header) {
+			skipPage = true
+			rec.Evidence = append(rec.Evidence, Evidence{Technique: TechMarkers,
+				Detail: "logon page not fetched: X-OWA-Version and the exporttool manifest agree on the CU"})
+		}
+	}
+
 	// 2. The logon page: the 3-part CU (2013+) or the 4-part build (2010).
 	var page *response
 	switch {
+	case skipPage:
 	case owa.status == 200:
 		page = owa
 		obs.page(rec, "/owa/", owa)
@@ -378,24 +393,8 @@ func (ss *session) fingerprint(ctx context.Context) {
 	}
 
 	// 3. The exporttool manifest (2013+): the 4-part build.
-	if obs.major() != 14 && obs.major() != 8 {
-		m, err := ss.get(ctx, "/ecp/Current/exporttool/microsoft.exchange.ediscovery.exporttool.application", 256<<10)
-		switch {
-		case err != nil:
-			rec.Evidence = append(rec.Evidence, Evidence{Technique: TechManifest, Detail: clean(err.Error(), 200)})
-		case m.status == 200:
-			obs.headers(rec, "/ecp/Current/exporttool/", m)
-			if v, ok := parseManifest(m.body); ok {
-				obs.add(rec, TechManifest, "/ecp/Current/exporttool/microsoft.exchange.ediscovery.exporttool.application", m.status, v)
-				obs.manifest = v
-			}
-		default:
-			obs.headers(rec, "/ecp/Current/exporttool/", m)
-			if m.status == 403 || m.status == 404 || m.status == 401 {
-				obs.ecpBlocked = true
-				rec.Evidence = append(rec.Evidence, Evidence{Technique: TechECPBlocked, Path: "/ecp/Current/exporttool/", Status: m.status})
-			}
-		}
+	if !manifestDone && obs.major() != 14 && obs.major() != 8 {
+		ss.fetchManifest(ctx, &obs)
 	}
 
 	if !obs.exchangeLikely() && !offsite {
@@ -417,6 +416,29 @@ func (ss *session) fingerprint(ctx context.Context) {
 		ss.confirm(ctx, &obs)
 	}
 	ss.finish(obs)
+}
+
+// fetchManifest asks for the eDiscovery export tool manifest (2013+), whose
+// version is the 4-part build, and notes a blocked /ecp.
+func (ss *session) fetchManifest(ctx context.Context, obs *observations) {
+	rec := ss.rec
+	m, err := ss.get(ctx, "/ecp/Current/exporttool/microsoft.exchange.ediscovery.exporttool.application", 256<<10)
+	switch {
+	case err != nil:
+		rec.Evidence = append(rec.Evidence, Evidence{Technique: TechManifest, Detail: clean(err.Error(), 200)})
+	case m.status == 200:
+		obs.headers(rec, "/ecp/Current/exporttool/", m)
+		if v, ok := parseManifest(m.body); ok {
+			obs.add(rec, TechManifest, "/ecp/Current/exporttool/microsoft.exchange.ediscovery.exporttool.application", m.status, v)
+			obs.manifest = v
+		}
+	default:
+		obs.headers(rec, "/ecp/Current/exporttool/", m)
+		if m.status == 403 || m.status == 404 || m.status == 401 {
+			obs.ecpBlocked = true
+			rec.Evidence = append(rec.Evidence, Evidence{Technique: TechECPBlocked, Path: "/ecp/Current/exporttool/", Status: m.status})
+		}
+	}
 }
 
 // confirm probes /ecp/<build>/exporttool/ for the known builds of the CU; a 200
