@@ -49,6 +49,10 @@ type scanOptions struct {
 	progress string
 
 	timeoutSet bool
+	// preset feeds the scan instead of inputs (rescan of open cases);
+	// lastRun receives the stored run id.
+	preset  targetSource
+	lastRun int64
 
 	lab     int
 	labMix  string
@@ -56,8 +60,10 @@ type scanOptions struct {
 	labNet  string
 }
 
-func newScanCmd(e *env) *cobra.Command {
-	o := &scanOptions{}
+func newScanCmd(e *env) *cobra.Command { return scanCommand(e, &scanOptions{}) }
+
+// scanCommand is the scan command with its flags bound to o (rescan reuses it).
+func scanCommand(e *env, o *scanOptions) *cobra.Command {
 	d := scan.DefaultOptions()
 	cmd := &cobra.Command{
 		Use:   "scan [TARGET...]",
@@ -177,7 +183,7 @@ func runScan(ctx context.Context, e *env, o *scanOptions, args []string, perNetS
 	if o.resume != 0 && o.noStore {
 		return usageErrorf("--resume needs the store; drop --no-store")
 	}
-	if o.lab > 0 && (len(args) > 0 || len(o.inputs) > 0) {
+	if o.lab > 0 && (len(args) > 0 || len(o.inputs) > 0 || o.preset != nil) {
 		return usageErrorf("--lab scans the simulated lab only; give no other targets")
 	}
 	if o.lab > 100000 {
@@ -242,6 +248,8 @@ func runScan(ctx context.Context, e *env, o *scanOptions, args []string, perNetS
 			o.timeout = 5 * time.Second
 		}
 		e.log.Info("lab started", "servers", o.lab, "mix", o.labMix, "network", o.labNet)
+	} else if o.preset != nil {
+		src = o.preset
 	} else {
 		ts, err := newTargetSource(e, o, args, ports)
 		if err != nil {
@@ -286,6 +294,7 @@ func runScan(ctx context.Context, e *env, o *scanOptions, args []string, perNetS
 			}
 			e.log.Info("scan run stored", "run", runID, "db", o.db)
 		}
+		o.lastRun = runID
 	}
 
 	out, closeOut, err := e.openOutput(o.output)

@@ -47,9 +47,12 @@ type Finding struct {
 	Title    string    `json:"title"`
 	Severity string    `json:"severity"` // low, medium, high, critical
 	Grade    string    `json:"grade"`
-	Time     time.Time `json:"time,omitzero"`
-	Path     string    `json:"path"`           // evidence file (relative to the root when under it)
-	Line     int64     `json:"line,omitempty"` // 1-based line, or 0
+	Time     time.Time `json:"time,omitzero"` // first record, or the file's modification time
+	// Last is the last record of an aggregated finding (zero when one record).
+	Last     time.Time `json:"last,omitzero"`
+	Count    int64     `json:"count,omitempty"` // records aggregated into this finding
+	Path     string    `json:"path"`            // evidence file (relative to the root when under it)
+	Line     int64     `json:"line,omitempty"`  // 1-based line, or 0
 	CVE      []string  `json:"cve,omitempty"`
 	Evidence string    `json:"evidence"` // capped excerpt, escaped when rendered
 	Guidance string    `json:"guidance"`

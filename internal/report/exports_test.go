@@ -104,7 +104,7 @@ func TestMISP(t *testing.T) {
 	var doc struct {
 		Event struct {
 			UUID, Info, Date, ThreatLevelID, Analysis, Distribution string
-			Attribute                                             []mispAttribute
+			Attribute                                               []mispAttribute
 		}
 	}
 	out := export(t, "misp")

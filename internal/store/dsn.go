@@ -11,8 +11,7 @@ import (
 // folder find the same data without configuration.
 func DefaultPath() string { return "exsweep.db" }
 
-// dialect names the SQL flavour behind a DSN. Only SQLite is implemented; the
-// type exists so the PostgreSQL issue adds a case instead of a rewrite.
+// dialect names the SQL flavour behind a DSN.
 type dialect string
 
 const (
@@ -27,7 +26,8 @@ type target struct {
 	// never a rewritten driver string full of pragmas.
 	display string
 	// base is the driver DSN without the connection settings this package
-	// adds (for SQLite: a plain path, ":memory:" or a file: URI).
+	// adds (for SQLite: a plain path, ":memory:" or a file: URI; for
+	// PostgreSQL: the URL as given, handed to pgx unchanged).
 	base string
 	// memory is true for in-memory SQLite databases. Each connection to a
 	// plain ":memory:" database is a separate, empty database, so such a
@@ -44,7 +44,9 @@ func parseDSN(dsn string) (target, error) {
 	lower := strings.ToLower(s)
 	switch {
 	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
-		return target{dialect: dialectPostgres, display: redact(s)}, nil
+		// pgx parses the URL (host, sslmode, search_path, …) when
+		// connecting; everything it accepts works here.
+		return target{dialect: dialectPostgres, display: redact(s), base: s}, nil
 	case strings.HasPrefix(lower, "sqlite://"):
 		// sqlite:///abs/path.db and sqlite://rel.db both mean a path.
 		s = s[len("sqlite://"):]
@@ -158,10 +160,26 @@ func (t target) withParams(params [][2]string) string {
 }
 
 // redact hides a password in a URL DSN so it can appear in error messages.
+// A DSN that does not parse as a URL (a typo in the port) may still carry a
+// password, so the user-info part is then masked by hand.
 func redact(dsn string) string {
 	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
+	if err == nil {
+		if u.User == nil {
+			return dsn
+		}
+		return u.Redacted()
+	}
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
 		return dsn
 	}
-	return u.Redacted()
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		return dsn
+	}
+	if user, _, hasPW := strings.Cut(rest[:at], ":"); hasPW {
+		return scheme + "://" + user + ":xxxxx" + rest[at:]
+	}
+	return dsn
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,24 +19,41 @@ func TestMain(m *testing.M) {
 	if os.Getenv(crashChildEnv) != "" {
 		os.Exit(crashChild())
 	}
+	if os.Getenv(claimChildEnv) != "" {
+		os.Exit(claimChild())
+	}
 	goleak.VerifyTestMain(m)
 }
 
 // testClock is a deterministic clock: every call is one millisecond and a
 // few nanoseconds later, so stored times exercise the nine-digit fraction.
+// It is safe for concurrent use (the outbox tests claim from goroutines).
 func testClock() func() time.Time {
+	var mu sync.Mutex
 	t := time.Date(2021, 3, 2, 12, 0, 0, 0, time.UTC)
 	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
 		t = t.Add(time.Millisecond + 7*time.Nanosecond)
 		return t
 	}
 }
 
-// openTest opens a fresh file-backed store (so WAL and the read pool are
-// exercised) and closes it when the test ends.
-func openTest(t testing.TB) *Store {
+// fixedClock returns a clock that stands still at *at, which the test moves.
+func fixedClock(at *time.Time) func() time.Time { return func() time.Time { return *at } }
+
+// openTest opens a fresh store of backend b (for SQLite a file, so WAL and
+// the read pool are exercised; for PostgreSQL a new schema) and closes it
+// when the test ends.
+func openTest(t testing.TB, b backend) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "exsweep.db"))
+	return openTestDSN(t, b.newDSN(t))
+}
+
+// openTestDSN opens dsn with the test clock and closes it when the test ends.
+func openTestDSN(t testing.TB, dsn string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

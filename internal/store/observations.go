@@ -57,7 +57,7 @@ type obsRow struct {
 	port                                                           int64
 	exchange, buildExact                                           bool
 	record                                                         sql.NullString
-	observedAt                                                     string
+	observedAt                                                     time.Time
 }
 
 func toRow(o Observation, now time.Time) (obsRow, error) {
@@ -91,9 +91,9 @@ func toRow(o Observation, now time.Time) (obsRow, error) {
 		r.record = sql.NullString{String: string(o.Record), Valid: true}
 	}
 	if o.ObservedAt.IsZero() {
-		r.observedAt = formatTime(now)
+		r.observedAt = now
 	} else {
-		r.observedAt = formatTime(o.ObservedAt)
+		r.observedAt = o.ObservedAt
 	}
 	return r, nil
 }
@@ -137,21 +137,8 @@ func (s *Store) Observations(ctx context.Context, runID int64, f ObservationFilt
 		query += ` AND verdict = ?`
 		args = append(args, f.Verdict)
 	}
-	query += ` ORDER BY id`
-	switch {
-	case f.Limit > 0:
-		query += ` LIMIT ?`
-		args = append(args, f.Limit)
-	case f.Offset > 0:
-		// SQLite only accepts OFFSET after a LIMIT; -1 means none.
-		// (PostgreSQL spells it LIMIT ALL; its dialect will differ here.)
-		query += ` LIMIT -1`
-	}
-	if f.Offset > 0 {
-		query += ` OFFSET ?`
-		args = append(args, f.Offset)
-	}
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	query, args = s.pageClause(query+` ORDER BY id`, args, f.Limit, f.Offset)
+	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, s.explain(fmt.Errorf("reading observations of run %d: %w", runID, err))
 	}
@@ -162,7 +149,7 @@ func (s *Store) Observations(ctx context.Context, runID int64, f ObservationFilt
 			o          Observation
 			ip, record sql.NullString
 			port       int64
-			observedAt string
+			observedAt dbTime
 		)
 		err := rows.Scan(&o.ID, &o.RunID, &o.Target, &ip, &port, &o.Hostname, &o.Exchange,
 			&o.Product, &o.Build, &o.BuildExact, &o.CU, &o.Update, &o.Verdict, &o.Error,
@@ -179,9 +166,7 @@ func (s *Store) Observations(ctx context.Context, runID int64, f ObservationFilt
 		if record.Valid {
 			o.Record = json.RawMessage(record.String)
 		}
-		if o.ObservedAt, err = parseTime(observedAt); err != nil {
-			return nil, fmt.Errorf("observation %d: %w", o.ID, err)
-		}
+		o.ObservedAt = observedAt.T
 		out = append(out, o)
 	}
 	if err := rows.Err(); err != nil {
@@ -194,7 +179,7 @@ func (s *Store) Observations(ctx context.Context, runID int64, f ObservationFilt
 // (an observation without a verdict counts under "").
 func (s *Store) CountByVerdict(ctx context.Context, runID int64) (map[string]int64, error) {
 	rows, err := s.r.QueryContext(ctx,
-		`SELECT verdict, COUNT(*) FROM observations WHERE run_id = ? GROUP BY verdict`, runID)
+		s.q(`SELECT verdict, COUNT(*) FROM observations WHERE run_id = ? GROUP BY verdict`), runID)
 	if err != nil {
 		return nil, s.explain(fmt.Errorf("counting observations of run %d: %w", runID, err))
 	}
@@ -276,14 +261,14 @@ func (s *Store) DoneEndpoints(ctx context.Context, runID int64) (*EndpointSet, e
 	// a hint, rows may be added between the two queries.
 	var hint int64
 	err := s.r.QueryRowContext(ctx,
-		`SELECT COUNT(*) FROM observations WHERE run_id = ? AND ip IS NOT NULL`, runID).Scan(&hint)
+		s.q(`SELECT COUNT(*) FROM observations WHERE run_id = ? AND ip IS NOT NULL`), runID).Scan(&hint)
 	if err != nil {
 		return nil, s.explain(fmt.Errorf("counting endpoints of run %d: %w", runID, err))
 	}
 	// The (run_id, ip, port) unique index covers this query: no table rows
 	// are read.
 	rows, err := s.r.QueryContext(ctx,
-		`SELECT ip, port FROM observations WHERE run_id = ? AND ip IS NOT NULL`, runID)
+		s.q(`SELECT ip, port FROM observations WHERE run_id = ? AND ip IS NOT NULL`), runID)
 	if err != nil {
 		return nil, s.explain(fmt.Errorf("reading endpoints of run %d: %w", runID, err))
 	}

@@ -58,11 +58,11 @@ func (s *Store) CreateRun(ctx context.Context, info RunInfo) (int64, error) {
 		total = sql.NullInt64{Int64: info.TargetsTotal, Valid: true}
 	}
 	var id int64
-	err = s.w.QueryRowContext(ctx, `
+	err = s.w.QueryRowContext(ctx, s.q(`
 		INSERT INTO scan_runs (started_at, status, args, targets_total, kb_date)
 		VALUES (?, ?, ?, ?, ?)
-		RETURNING id`,
-		formatTime(s.now()), StatusRunning, args, total, info.KBDate).Scan(&id)
+		RETURNING id`),
+		s.tv(s.now()), StatusRunning, args, total, info.KBDate).Scan(&id)
 	if err != nil {
 		return 0, s.explain(fmt.Errorf("creating run: %w", err))
 	}
@@ -92,7 +92,7 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status string, counts j
 	}
 	return s.updateRun(ctx, id,
 		`UPDATE scan_runs SET status = ?, finished_at = ?, counts = ? WHERE id = ?`,
-		status, formatTime(s.now()), c, id)
+		status, s.tv(s.now()), c, id)
 }
 
 // ResumeRun puts a run back to running so a scanner can continue it; the
@@ -104,7 +104,7 @@ func (s *Store) ResumeRun(ctx context.Context, id int64) error {
 }
 
 func (s *Store) updateRun(ctx context.Context, id int64, query string, args ...any) error {
-	res, err := s.w.ExecContext(ctx, query, args...)
+	res, err := s.w.ExecContext(ctx, s.q(query), args...)
 	if err != nil {
 		return s.explain(fmt.Errorf("updating run %d: %w", id, err))
 	}
@@ -127,7 +127,7 @@ const runColumns = `
 
 // GetRun returns one run; ErrNotFound if there is none with that id.
 func (s *Store) GetRun(ctx context.Context, id int64) (Run, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+runColumns+` FROM scan_runs r WHERE r.id = ?`, id)
+	row := s.r.QueryRowContext(ctx, s.q(`SELECT `+runColumns+` FROM scan_runs r WHERE r.id = ?`), id)
 	run, err := scanRun(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Run{}, fmt.Errorf("run %d: %w", id, ErrNotFound)
@@ -140,14 +140,8 @@ func (s *Store) GetRun(ctx context.Context, id int64) (Run, error) {
 
 // ListRuns returns up to limit runs, newest first; limit <= 0 means all.
 func (s *Store) ListRuns(ctx context.Context, limit int) ([]Run, error) {
-	// No "LIMIT -1": PostgreSQL rejects a negative limit, so leave it out.
-	query := `SELECT ` + runColumns + ` FROM scan_runs r ORDER BY r.id DESC`
-	var args []any
-	if limit > 0 {
-		query += ` LIMIT ?`
-		args = append(args, limit)
-	}
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	query, args := s.pageClause(`SELECT `+runColumns+` FROM scan_runs r ORDER BY r.id DESC`, nil, limit, 0)
+	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, s.explain(fmt.Errorf("listing runs: %w", err))
 	}
@@ -170,23 +164,16 @@ type rowScanner interface{ Scan(dest ...any) error }
 
 func scanRun(row rowScanner) (Run, error) {
 	var (
-		run                   Run
-		started               string
-		finished, args, count sql.NullString
-		total                 sql.NullInt64
+		run               Run
+		started, finished dbTime
+		args, count       sql.NullString
+		total             sql.NullInt64
 	)
 	err := row.Scan(&run.ID, &started, &finished, &run.Status, &args, &total, &count, &run.KBDate, &run.Observations)
 	if err != nil {
 		return Run{}, err
 	}
-	if run.StartedAt, err = parseTime(started); err != nil {
-		return Run{}, err
-	}
-	if finished.Valid {
-		if run.FinishedAt, err = parseTime(finished.String); err != nil {
-			return Run{}, err
-		}
-	}
+	run.StartedAt, run.FinishedAt = started.T, finished.T
 	if args.Valid {
 		run.Args = json.RawMessage(args.String)
 	}

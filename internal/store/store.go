@@ -1,10 +1,21 @@
 // Package store is exsweep's persistence: scan runs and their observations,
-// kept in an embedded SQLite file by default (PostgreSQL comes later). It is
-// the only package that contains SQL.
+// organisations, cases and their history, and the outbox of notification
+// messages. It keeps them in an embedded SQLite file by default, or in
+// PostgreSQL when several machines share the work. It is the only package
+// that contains SQL.
 //
-// Writes go through one connection (SQLite allows one writer at a time anyway,
-// and a single connection makes the order of commits the order of calls);
-// reads use a separate pool, which WAL mode lets run while the writer commits.
+// SQLite: writes go through one connection (SQLite allows one writer at a
+// time anyway, and a single connection makes the order of commits the order
+// of calls); reads use a separate pool, which WAL mode lets run while the
+// writer commits.
+//
+// PostgreSQL: one pool serves reads and writes, and other processes (other
+// machines) may write at the same time. Every write is therefore either an
+// idempotent upsert or a transaction that locks the rows it changes
+// (SELECT … FOR UPDATE, FOR UPDATE SKIP LOCKED for the outbox).
+//
+// The Go API is the same for both. One visible difference: PostgreSQL keeps
+// times to the microsecond (they are truncated), SQLite to the nanosecond.
 package store
 
 import (
@@ -22,7 +33,8 @@ import (
 var (
 	// ErrNotFound: the requested row does not exist.
 	ErrNotFound = errors.New("not found")
-	// ErrNotSupported: the DSN names a backend this build cannot use yet.
+	// ErrNotSupported: the DSN names a backend this build cannot use. No
+	// current DSN form returns it; it stays for callers that match it.
 	ErrNotSupported = errors.New("not supported yet")
 	// ErrBadDSN: the --db value cannot be understood.
 	ErrBadDSN = errors.New("invalid database location")
@@ -38,6 +50,9 @@ var (
 	// ErrInvalid: an argument (status, observation, JSON) was rejected
 	// before anything was written.
 	ErrInvalid = errors.New("invalid argument")
+	// ErrTransition: a case or message is not in a state that allows the
+	// requested change (the error says which state it is in).
+	ErrTransition = errors.New("state change not allowed")
 )
 
 // Store is an open exsweep database. It is safe for concurrent use; an
@@ -48,8 +63,10 @@ type Store struct {
 	w *sql.DB
 	// r serves reads. For an in-memory database it is w itself, because
 	// every connection to ":memory:" would be a different, empty database.
+	// For PostgreSQL, w and r are the same pool.
 	r *sql.DB
 
+	dialect dialect
 	display string
 	// now is the clock; tests replace it to get stable times.
 	now func() time.Time
@@ -62,17 +79,19 @@ type Store struct {
 //   - a file path, or "sqlite:PATH" / "sqlite://PATH"
 //   - a SQLite URI "file:PATH?mode=...&..." (passed to SQLite as is)
 //   - ":memory:" (tests; data lives as long as the Store)
-//   - "postgres://..." : returns ErrNotSupported for now
+//   - "postgres://…" or "postgresql://…": a PostgreSQL database, in any URL
+//     form pgx accepts (sslmode=, search_path=, connect_timeout=, …). The
+//     tables go into the first schema of the search path.
 //
-// Errors wrap ErrNotDatabase, ErrReadOnly, ErrCannotOpen, ErrSchemaTooNew,
-// ErrNotSupported or ErrBadDSN where one applies.
+// Errors wrap ErrNotDatabase, ErrReadOnly, ErrCannotOpen, ErrSchemaTooNew
+// or ErrBadDSN where one applies.
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	t, err := parseDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
 	if t.dialect == dialectPostgres {
-		return nil, fmt.Errorf("%s: PostgreSQL is %w; use a SQLite file path for --db", t.display, ErrNotSupported)
+		return openPostgres(ctx, t)
 	}
 
 	w, err := sql.Open("sqlite", t.writeDSN())
@@ -84,7 +103,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	// Never recycle the write connection: for ":memory:" it *is* the database.
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, r: w, display: t.display, now: time.Now}
+	s := &Store{w: w, r: w, dialect: dialectSQLite, display: t.display, now: time.Now}
 
 	if err := s.prepare(ctx); err != nil {
 		w.Close()
@@ -148,8 +167,16 @@ func (s *Store) Close() error {
 }
 
 // IntegrityCheck runs SQLite's full integrity check and returns an error that
-// lists the problems if the file is damaged.
+// lists the problems if the file is damaged. On PostgreSQL it only checks
+// that the server answers: detecting corruption there is the server's job
+// (data checksums, amcheck), not something a client can do cheaply.
 func (s *Store) IntegrityCheck(ctx context.Context) error {
+	if s.dialect == dialectPostgres {
+		if err := s.r.PingContext(ctx); err != nil {
+			return s.explain(err)
+		}
+		return nil
+	}
 	rows, err := s.r.QueryContext(ctx, `PRAGMA integrity_check`)
 	if err != nil {
 		return s.explain(err)
@@ -187,6 +214,9 @@ const (
 // explain turns driver errors that users hit when pointing --db at the wrong
 // place into messages that say what to do.
 func (s *Store) explain(err error) error {
+	if s.dialect == dialectPostgres {
+		return s.explainPostgres(err)
+	}
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return fmt.Errorf("%s: %w", s.display, err)
@@ -223,10 +253,13 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// nullTime maps the zero time to SQL NULL.
-func nullTime(t time.Time) sql.NullString {
-	if t.IsZero() {
-		return sql.NullString{}
-	}
-	return sql.NullString{String: formatTime(t), Valid: true}
+// SQLite extended result codes for unique and primary-key violations.
+const (
+	sqliteConstraintUnique     = 2067
+	sqliteConstraintPrimaryKey = 1555
+)
+
+func sqliteUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code() == sqliteConstraintUnique || se.Code() == sqliteConstraintPrimaryKey)
 }

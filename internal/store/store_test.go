@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,11 +36,14 @@ func TestParseDSN(t *testing.T) {
 		{dsn: "file:x.db?_sync=OFF&mode=rwc", want: target{dialect: dialectSQLite, display: "file:x.db?_sync=OFF&mode=rwc", base: "file:x.db?_sync=OFF&mode=rwc"},
 			// The user's _sync wins over our _synchronous.
 			wantWrite: "file:x.db?_sync=OFF&mode=rwc&_busy_timeout=10000&_foreign_keys=1&_journal_mode=WAL&_txlock=immediate"},
-		{dsn: "postgres://u:secret@db/exsweep", want: target{dialect: dialectPostgres, display: "postgres://u:xxxxx@db/exsweep"}},
-		{dsn: "PostgreSQL://db/exsweep", want: target{dialect: dialectPostgres, display: "PostgreSQL://db/exsweep"}},
+		{dsn: "postgres://u:secret@db/exsweep", want: target{dialect: dialectPostgres, display: "postgres://u:xxxxx@db/exsweep", base: "postgres://u:secret@db/exsweep"}},
+		{dsn: "PostgreSQL://db/exsweep", want: target{dialect: dialectPostgres, display: "PostgreSQL://db/exsweep", base: "PostgreSQL://db/exsweep"}},
+		{dsn: " postgresql://u@db:5433/x?sslmode=disable ", want: target{dialect: dialectPostgres, display: "postgresql://u@db:5433/x?sslmode=disable", base: "postgresql://u@db:5433/x?sslmode=disable"}},
 		{dsn: "what?.db", wantErr: ErrBadDSN},
 		{dsn: "sqlite:", wantErr: ErrBadDSN},
 		{dsn: "file:x.db?a=%zz", wantErr: ErrBadDSN},
+		// Not a valid URL, but the password must still not be shown.
+		{dsn: "postgres://u:pw@db:port/x", want: target{dialect: dialectPostgres, display: "postgres://u:xxxxx@db:port/x", base: "postgres://u:pw@db:port/x"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dsn, func(t *testing.T) {
@@ -67,8 +72,22 @@ func TestDefaultPath(t *testing.T) {
 	}
 }
 
+// latestSchema is the newest migration version, the one Open must reach.
+func latestSchema(t testing.TB) int64 {
+	t.Helper()
+	entries, err := migrationsFS.ReadDir("migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int64
+	if _, err := fmt.Sscanf(entries[len(entries)-1].Name(), "%d_", &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func TestOpenSettings(t *testing.T) {
-	s := openTest(t)
+	s := openTest(t, sqliteBackend)
 	ctx := context.Background()
 	// Pragmas are per connection: check both handles.
 	for name, db := range map[string]*sql.DB{"write": s.w, "read": s.r} {
@@ -90,15 +109,47 @@ func TestOpenSettings(t *testing.T) {
 		t.Error("write through the read pool succeeded")
 	}
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 1 {
-		t.Errorf("SchemaVersion = %d, %v; want 1", v, err)
+	if want := latestSchema(t); err != nil || v != want {
+		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, want)
 	}
 	if err := s.IntegrityCheck(ctx); err != nil {
 		t.Error(err)
 	}
 }
 
-func TestOpenMemory(t *testing.T) {
+func TestOpenPostgres(t *testing.T) {
+	postgresBackend.require(t)
+	ctx := context.Background()
+	s := openTest(t, postgresBackend)
+	if s.dialect != dialectPostgres || s.r != s.w {
+		t.Fatalf("dialect %q, one pool %v", s.dialect, s.r == s.w)
+	}
+	v, err := s.SchemaVersion(ctx)
+	if want := latestSchema(t); err != nil || v != want {
+		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, want)
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+	// The tables went into the schema of the search path, not public.
+	var schema string
+	if err := s.r.QueryRowContext(ctx, `SELECT table_schema FROM information_schema.tables WHERE table_name = 'cases'`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(schema, "t_") {
+		t.Errorf("cases table in schema %q", schema)
+	}
+	// Times are timestamptz, JSON documents json.
+	var typ string
+	if err := s.r.QueryRowContext(ctx, `SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'scan_runs' AND column_name = 'started_at'`).Scan(&typ); err != nil {
+		t.Fatal(err)
+	}
+	if typ != "timestamp with time zone" {
+		t.Errorf("started_at is %q", typ)
+	}
+}
+
+func TestOpenMemory(t *testing.T) { // SQLite only: PostgreSQL has no in-memory databases
 	ctx := context.Background()
 	s, err := Open(ctx, ":memory:")
 	if err != nil {
@@ -113,10 +164,17 @@ func TestOpenMemory(t *testing.T) {
 }
 
 func TestOpenTwiceMigratesOnce(t *testing.T) {
+	forEachBackend(t, testOpenTwiceMigratesOnce)
+}
+
+func testOpenTwiceMigratesOnce(t *testing.T, b backend) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "x.db")
+	dsn := b.newDSN(t)
+	if b.dialect == dialectSQLite {
+		dsn = "sqlite:" + dsn
+	}
 	for i := range 2 {
-		s, err := Open(ctx, "sqlite:"+path)
+		s, err := Open(ctx, dsn)
 		if err != nil {
 			t.Fatalf("open %d: %v", i, err)
 		}
@@ -176,12 +234,14 @@ func TestOpenErrors(t *testing.T) {
 	}{
 		{"not sqlite", junk, ErrNotDatabase, "not a SQLite database"},
 		{"someone else's sqlite", foreign, ErrNotDatabase, "1 tables of another program"},
-		{"newer schema", newer, ErrSchemaTooNew, "database was created by a newer exsweep (schema version 99, this exsweep knows up to 1)"},
+		{"newer schema", newer, ErrSchemaTooNew, fmt.Sprintf("database was created by a newer exsweep (schema version 99, this exsweep knows up to %d)", latestSchema(t))},
 		// mode=ro stands in for a read-only file or mount, which root (CI)
 		// cannot otherwise be denied; TestOpenReadOnlyDir covers the rest.
 		{"read-only", "file:" + readonly + "?mode=ro", ErrReadOnly, "choose a writable directory"},
 		{"missing directory", filepath.Join(dir, "nope", "x.db"), ErrCannotOpen, "check that the directory exists"},
-		{"postgres", "postgres://u:hunter2@db/x", ErrNotSupported, "PostgreSQL is not supported yet"},
+		{"bad postgres url", "postgres://u:hunter2@db:notaport/x", ErrBadDSN, "postgres://u:xxxxx@db:notaport/x"},
+		// Port 1 on loopback: refused at once, no server needed.
+		{"no postgres server", "postgres://u:hunter2@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", ErrCannotOpen, "is the server running"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,8 +288,10 @@ func TestOpenReadOnlyDir(t *testing.T) {
 	}
 }
 
-func TestRuns(t *testing.T) {
-	s := openTest(t)
+func TestRuns(t *testing.T) { forEachBackend(t, testRuns) }
+
+func testRuns(t *testing.T, b backend) {
+	s := openTest(t, b)
 	ctx := context.Background()
 
 	id1, err := s.CreateRun(ctx, RunInfo{Args: json.RawMessage(`{"targets":["10.0.0.0/24"],"ports":[443]}`), KBDate: "2026-01-15", TargetsTotal: 256})
@@ -258,7 +320,7 @@ func TestRuns(t *testing.T) {
 
 	// testClock: CreateRun 1 at +1ms, CreateRun 2 at +2ms, three Adds, FinishRun.
 	at := func(n int) time.Time {
-		return time.Date(2021, 3, 2, 12, 0, 0, 0, time.UTC).Add(time.Duration(n) * (time.Millisecond + 7))
+		return b.trunc(time.Date(2021, 3, 2, 12, 0, 0, 0, time.UTC).Add(time.Duration(n) * (time.Millisecond + 7)))
 	}
 	want := []Run{
 		{ID: id2, StartedAt: at(2), Status: StatusRunning, Args: json.RawMessage(`{"stdin":true}`), TargetsTotal: 3},
@@ -294,8 +356,10 @@ func TestRuns(t *testing.T) {
 	}
 }
 
-func TestRunErrors(t *testing.T) {
-	s := openTest(t)
+func TestRunErrors(t *testing.T) { forEachBackend(t, testRunErrors) }
+
+func testRunErrors(t *testing.T, b backend) {
+	s := openTest(t, b)
 	ctx := context.Background()
 	id := mustRun(t, s)
 	tests := []struct {
@@ -335,10 +399,13 @@ func TestTimeFormatSortsAsText(t *testing.T) {
 }
 
 // TestConcurrentOpenOfNewFile: `exsweep scan` and `exsweep serve` started
-// together on a fresh directory both try to create the schema.
-func TestConcurrentOpenOfNewFile(t *testing.T) {
+// together on a fresh directory (or several machines on a new PostgreSQL
+// database) all try to create the schema.
+func TestConcurrentOpenOfNewFile(t *testing.T) { forEachBackend(t, testConcurrentOpenOfNewFile) }
+
+func testConcurrentOpenOfNewFile(t *testing.T, b backend) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "x.db")
+	path := b.newDSN(t)
 	const n = 4
 	errs := make(chan error, n)
 	for range n {
@@ -379,5 +446,71 @@ func TestOpenWhileAnotherWriterHoldsTheLock(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "is another exsweep writing to this database?") {
 		t.Errorf("Open = %v", err)
+	}
+}
+
+func TestOpenErrorsPostgres(t *testing.T) {
+	postgresBackend.require(t)
+	ctx := context.Background()
+	base := os.Getenv(pgEnv)
+
+	foreign := postgresBackend.newDSN(t)
+	fdb, err := sql.Open("pgx", foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fdb.Exec(`CREATE TABLE contacts (name text)`); err != nil {
+		t.Fatal(err)
+	}
+	fdb.Close()
+
+	newer := postgresBackend.newDSN(t)
+	s, err := Open(ctx, newer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (99, true)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongPassword := *u
+	wrongPassword.User = url.UserPassword(u.User.Username(), "hunter2")
+	noDatabase := *u
+	noDatabase.Path = "/exsweep_no_such_db"
+
+	tests := []struct {
+		name    string
+		dsn     string
+		wantErr error
+		wantMsg string
+	}{
+		{"someone else's schema", foreign, ErrNotDatabase, "a PostgreSQL schema with 1 tables of another program"},
+		{"newer schema", newer, ErrSchemaTooNew, "(schema version 99, this exsweep knows up to"},
+		{"wrong password", wrongPassword.String(), ErrCannotOpen, "check the user and password"},
+		{"no database", noDatabase.String(), ErrCannotOpen, "the database does not exist"},
+		{"no schema", withSearchPath(t, base, "exsweep_no_such_schema"), ErrCannotOpen, "no schema to create tables in"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(ctx, tt.dsn)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open succeeded")
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("Open = %v, want errors.Is %v", err, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("Open = %q, want it to contain %q", err, tt.wantMsg)
+			}
+			if strings.Contains(err.Error(), "hunter2") || (u.User != nil && strings.Contains(err.Error(), ":"+func() string { p, _ := u.User.Password(); return p }()+"@")) {
+				t.Errorf("error leaks the password: %v", err)
+			}
+		})
 	}
 }

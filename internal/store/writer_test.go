@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -17,8 +18,10 @@ import (
 )
 
 // TestRoundTrip1000 writes a 1,000-row run and reads every field back.
-func TestRoundTrip1000(t *testing.T) {
-	s := openTest(t)
+func TestRoundTrip1000(t *testing.T) { forEachBackend(t, testRoundTrip1000) }
+
+func testRoundTrip1000(t *testing.T, b backend) {
+	s := openTest(t, b)
 	ctx := context.Background()
 	id := mustRun(t, s)
 	var commits []int
@@ -30,6 +33,7 @@ func TestRoundTrip1000(t *testing.T) {
 			t.Fatal(err)
 		}
 		o.RunID = id
+		o.ObservedAt = b.trunc(o.ObservedAt)
 		want = append(want, o)
 	}
 	if err := w.Close(ctx); err != nil {
@@ -69,8 +73,10 @@ func TestRoundTrip1000(t *testing.T) {
 	}
 }
 
-func TestObservationsFilter(t *testing.T) {
-	s := openTest(t)
+func TestObservationsFilter(t *testing.T) { forEachBackend(t, testObservationsFilter) }
+
+func testObservationsFilter(t *testing.T, b backend) {
+	s := openTest(t, b)
 	ctx := context.Background()
 	id := mustRun(t, s)
 	other := mustRun(t, s)
@@ -119,8 +125,10 @@ func TestObservationsFilter(t *testing.T) {
 	}
 }
 
-func TestUpsertIsIdempotent(t *testing.T) {
-	s := openTest(t)
+func TestUpsertIsIdempotent(t *testing.T) { forEachBackend(t, testUpsertIsIdempotent) }
+
+func testUpsertIsIdempotent(t *testing.T, b backend) {
+	s := openTest(t, b)
 	ctx := context.Background()
 	id := mustRun(t, s)
 	unresolved := Observation{Target: "mail.gone.example", Port: 443, Verdict: "unreachable", Error: "no such host"}
@@ -179,8 +187,10 @@ func TestUpsertIsIdempotent(t *testing.T) {
 	}
 }
 
-func TestUpsertWithinOneBatch(t *testing.T) {
-	s := openTest(t)
+func TestUpsertWithinOneBatch(t *testing.T) { forEachBackend(t, testUpsertWithinOneBatch) }
+
+func testUpsertWithinOneBatch(t *testing.T, b backend) {
+	s := openTest(t, b)
 	ctx := context.Background()
 	id := mustRun(t, s)
 	w := s.NewObservationWriter(id, BatchOptions{MaxDelay: -1})
@@ -209,7 +219,11 @@ func TestUpsertWithinOneBatch(t *testing.T) {
 }
 
 func TestWriterTimeFlushWithoutNewRows(t *testing.T) {
-	s := openTest(t)
+	forEachBackend(t, testWriterTimeFlushWithoutNewRows)
+}
+
+func testWriterTimeFlushWithoutNewRows(t *testing.T, b backend) {
+	s := openTest(t, b)
 	ctx := context.Background()
 	id := mustRun(t, s)
 	committed := make(chan int, 10)
@@ -235,8 +249,10 @@ func TestWriterTimeFlushWithoutNewRows(t *testing.T) {
 	}
 }
 
-func TestWriterErrors(t *testing.T) {
-	s := openTest(t)
+func TestWriterErrors(t *testing.T) { forEachBackend(t, testWriterErrors) }
+
+func testWriterErrors(t *testing.T, b backend) {
+	s := openTest(t, b)
 	ctx := context.Background()
 	id := mustRun(t, s)
 	w := s.NewObservationWriter(id, BatchOptions{MaxRows: 2, MaxDelay: -1})
@@ -317,8 +333,10 @@ func TestClean(t *testing.T) {
 	}
 }
 
-func TestLongFieldsAreCapped(t *testing.T) {
-	s := openTest(t)
+func TestLongFieldsAreCapped(t *testing.T) { forEachBackend(t, testLongFieldsAreCapped) }
+
+func testLongFieldsAreCapped(t *testing.T, b backend) {
+	s := openTest(t, b)
 	ctx := context.Background()
 	id := mustRun(t, s)
 	o := fakeObservation(0)
@@ -340,8 +358,10 @@ func TestLongFieldsAreCapped(t *testing.T) {
 	}
 }
 
-func TestDoneEndpoints(t *testing.T) {
-	s := openTest(t)
+func TestDoneEndpoints(t *testing.T) { forEachBackend(t, testDoneEndpoints) }
+
+func testDoneEndpoints(t *testing.T, b backend) {
+	s := openTest(t, b)
 	ctx := context.Background()
 	id := mustRun(t, s)
 	eps := []netip.AddrPort{
@@ -409,8 +429,10 @@ func TestDoneEndpoints(t *testing.T) {
 // TestReadersDuringWrites runs the read API in a loop while the writer
 // commits; run with -race. WAL must let every read succeed, and what
 // readers see can only grow.
-func TestReadersDuringWrites(t *testing.T) {
-	s := openTest(t)
+func TestReadersDuringWrites(t *testing.T) { forEachBackend(t, testReadersDuringWrites) }
+
+func testReadersDuringWrites(t *testing.T, b backend) {
+	s := openTest(t, b)
 	ctx := context.Background()
 	id := mustRun(t, s)
 	const rows = 4000
@@ -470,5 +492,66 @@ func TestReadersDuringWrites(t *testing.T) {
 	run, err := s.GetRun(ctx, id)
 	if err != nil || run.Observations != rows {
 		t.Errorf("final count %d, %v", run.Observations, err)
+	}
+}
+
+// TestWriterChunks: a batch larger than one multi-row statement, with keys
+// repeated inside a chunk and across chunks and rows without an address in
+// between, ends exactly as if the rows had been written one by one: each
+// endpoint once, with its last values, in the order it was first added.
+func TestWriterChunks(t *testing.T) { forEachBackend(t, testWriterChunks) }
+
+func testWriterChunks(t *testing.T, b backend) {
+	s := openTest(t, b)
+	ctx := context.Background()
+	id := mustRun(t, s)
+	w := s.NewObservationWriter(id, BatchOptions{MaxRows: 1000, MaxDelay: -1})
+	type final struct {
+		key, verdict string
+	}
+	var order []string
+	last := map[string]string{}
+	add := func(o Observation) {
+		t.Helper()
+		if err := w.Add(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		k := o.Target
+		if o.IP.IsValid() {
+			k = o.IP.String()
+		}
+		if _, ok := last[k]; !ok {
+			order = append(order, k)
+		}
+		last[k] = o.Verdict
+	}
+	for i := range 3 * upsertChunk {
+		o := fakeObservation(i % 170) // 170 distinct endpoints, repeated
+		o.Verdict = fmt.Sprint("v", i)
+		add(o)
+		if i%37 == 0 {
+			add(Observation{Target: fmt.Sprintf("gone%d.example", i%74), Port: 443, Verdict: fmt.Sprint("u", i)})
+		}
+	}
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Observations(ctx, id, ObservationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotF, wantF []final
+	for _, o := range got {
+		k := o.Target
+		if o.IP.IsValid() {
+			k = o.IP.String()
+		}
+		gotF = append(gotF, final{k, o.Verdict})
+	}
+	for _, k := range order {
+		wantF = append(wantF, final{k, last[k]})
+	}
+	if diff := cmp.Diff(wantF, gotF, cmp.AllowUnexported(final{})); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,2 @@
+<%@ Page language="c#" Inherits="Microsoft.Exchange.HttpProxy.TimeoutLogout" %>
+<!-- exsweep test fixture -->
