@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 
@@ -32,6 +33,12 @@ type Renderer struct {
 	sets   map[string]*templateSet
 	kb     *exchange.KB
 	sender string
+
+	// guidance caches Guidance per (problem, build, CVEs): a national
+	// campaign renders the same few hundred builds tens of thousands of times,
+	// and each needs a walk over the CU's builds.
+	mu       sync.Mutex
+	guidance map[string]string
 }
 
 var funcs = map[string]any{
@@ -45,7 +52,7 @@ var funcs = map[string]any{
 // and executed once on sample data, so a broken override fails here, not in
 // the middle of a send.
 func NewRenderer(kb *exchange.KB, dir, sender string) (*Renderer, error) {
-	r := &Renderer{sets: map[string]*templateSet{}, kb: kb, sender: sender}
+	r := &Renderer{sets: map[string]*templateSet{}, kb: kb, sender: sender, guidance: map[string]string{}}
 	sub, _ := fs.Sub(embeddedTemplates, "templates")
 	if err := r.load(sub, "embedded"); err != nil {
 		return nil, err
@@ -172,7 +179,7 @@ func (r *Renderer) Render(p Planned, ticket string, now time.Time) (Rendered, er
 			v.Compromised = true
 			v.CompromisedCount++
 		}
-		v.Cases = append(v.Cases, caseView{Case: c, Guidance: Guidance(r.kb, c)})
+		v.Cases = append(v.Cases, caseView{Case: c, Guidance: r.guidanceFor(c)})
 	}
 	var out Rendered
 	var b bytes.Buffer
@@ -193,6 +200,23 @@ func (r *Renderer) Render(p Planned, ticket string, now time.Time) (Rendered, er
 	out.HTML = b.String()
 	out.CSV, out.CSVName = endpointCSV(p.Cases), v.CSVName
 	return out, nil
+}
+
+func (r *Renderer) guidanceFor(c Case) string {
+	key := c.Problem + "|" + c.Product + "|" + c.CU + "|" + c.Build + "|" + strings.Join(c.CVEs, ",")
+	r.mu.Lock()
+	g, ok := r.guidance[key]
+	r.mu.Unlock()
+	if ok {
+		return g
+	}
+	g = Guidance(r.kb, c)
+	r.mu.Lock()
+	if len(r.guidance) < 100000 {
+		r.guidance[key] = g
+	}
+	r.mu.Unlock()
+	return g
 }
 
 func safeFileName(s string) string {
