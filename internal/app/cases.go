@@ -22,13 +22,29 @@ import (
 
 // ownerFlags are the owner data sources shared by owners, cases and rescan.
 type ownerFlags struct {
-	constituency []string
-	asnDBs       []string
+	constituency  []string
+	asnDBs        []string
+	rdap          bool
+	rdapBootstrap string
 }
 
 func (f *ownerFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.constituency, "constituency", nil, "constituency file (YAML or CSV): organisations, contacts, CIDRs, ASNs, domains (repeatable)")
 	cmd.Flags().StringArrayVar(&f.asnDBs, "asn-db", nil, "IP→ASN data: iptoasn TSV, ip-location-db CSV or MMDB (repeatable)")
+	cmd.Flags().BoolVar(&f.rdap, "rdap", false, "ask the registries (RDAP) for the abuse contact of addresses no constituency rule covers (sends those addresses to the RIRs)")
+	cmd.Flags().StringVar(&f.rdapBootstrap, "rdap-bootstrap", "", "RDAP bootstrap base URL (default IANA's; for tests and mirrors)")
+}
+
+// resolve finds the owner: local data first, RDAP when asked for.
+func (f *ownerFlags) resolve(ctx context.Context, d *owners.Directory, ip netip.Addr, host string) owners.Result {
+	if !f.rdap {
+		return d.Lookup(ip, host)
+	}
+	r, err := d.Resolve(ctx, ip, host)
+	if err != nil {
+		r = d.Lookup(ip, host)
+	}
+	return r
 }
 
 func (f *ownerFlags) directory() (*owners.Directory, error) {
@@ -46,6 +62,13 @@ func (f *ownerFlags) directory() (*owners.Directory, error) {
 			return nil, usageErrorf("--asn-db: %v", err)
 		}
 		cfg.ASNs = t
+	}
+	if f.rdap {
+		c, err := owners.NewRDAPClient(owners.RDAPOptions{BootstrapURL: f.rdapBootstrap})
+		if err != nil {
+			return nil, usageErrorf("--rdap: %v", err)
+		}
+		cfg.RDAP = c
 	}
 	d, err := owners.New(cfg)
 	if err != nil {
@@ -83,7 +106,7 @@ list of unowned endpoints).`,
 				if err != nil {
 					return usageErrorf("%q is not an IP address", a)
 				}
-				r := d.Lookup(ip.Unmap(), host)
+				r := f.resolve(cmd.Context(), d, ip.Unmap(), host)
 				if format == "json" {
 					enc.Encode(map[string]any{"address": a, "result": r})
 					continue
@@ -112,7 +135,7 @@ list of unowned endpoints).`,
 // shell a compromised case; an endpoint that the run saw patched closes its
 // open cases as remediated (verified by this scan); an unreachable endpoint
 // changes nothing, because nothing was verified.
-func casesFromRun(ctx context.Context, e *env, st *store.Store, dir *owners.Directory, runID int64) (opened, kept, remediated int, err error) {
+func casesFromRun(ctx context.Context, e *env, st *store.Store, dir *owners.Directory, of *ownerFlags, runID int64) (opened, kept, remediated int, err error) {
 	obs, err := st.Observations(ctx, runID, store.ObservationFilter{})
 	if err != nil {
 		return 0, 0, 0, err
@@ -134,7 +157,7 @@ func casesFromRun(ctx context.Context, e *env, st *store.Store, dir *owners.Dire
 		if !r.Exchange || (r.Verdict != scan.VerdictVulnerable && len(r.Webshells) == 0) {
 			continue
 		}
-		own := dir.Lookup(ob.IP, r.Hostname)
+		own := of.resolve(ctx, dir, ob.IP, r.Hostname)
 		orgKey := ""
 		if own.Owned() {
 			orgKey = own.Org.Key
@@ -255,7 +278,7 @@ and accepted (closed by hand with a reason). Every change is kept in the history
 			if err != nil {
 				return err
 			}
-			opened, kept, fixed, err := casesFromRun(ctx, e, st, dir, run)
+			opened, kept, fixed, err := casesFromRun(ctx, e, st, dir, &o.owners, run)
 			if err != nil {
 				return err
 			}
@@ -430,7 +453,7 @@ func importHuntReport(ctx context.Context, e *env, o *casesOptions, open func(co
 		return err
 	}
 	defer st.Close()
-	own := dir.Lookup(ap.Addr(), "")
+	own := o.owners.resolve(ctx, dir, ap.Addr(), "")
 	in := store.CaseInput{Endpoint: ap, Problem: store.ProblemCompromised, Severity: notify.Severity(notify.ProblemCompromised, 0),
 		ASN: own.ASN, ASName: own.ASName, Actor: "hunt: " + truncate(rep.Summary, 200)}
 	if own.Owned() {

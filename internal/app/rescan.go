@@ -75,7 +75,7 @@ message is persisting; an unreachable endpoint changes nothing.`,
 				return err
 			}
 			defer st.Close()
-			opened, kept, fixed, err := casesFromRun(ctx, e, st, dir, o.lastRun)
+			opened, kept, fixed, err := casesFromRun(ctx, e, st, dir, of, o.lastRun)
 			if err != nil {
 				return err
 			}
