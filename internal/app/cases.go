@@ -376,7 +376,40 @@ endpoint's owner; the report's summary becomes the case history entry.`,
 	importHunt.Flags().StringVar(&o.ep, "endpoint", "", "the server's ip:port as the scan saw it (required)")
 	o.owners.add(importHunt)
 
-	cmd.AddCommand(sync, list, history, closeCmd, reopen, importHunt)
+	stats := &cobra.Command{
+		Use:   "stats",
+		Short: "Time to fix per organisation: cases, still open, remediations, median time to a verified fix",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rows, err := st.TimeToFix(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if o.format == "json" {
+				return json.NewEncoder(e.stdout).Encode(rows)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ORGANISATION	CASES	OPEN	REMEDIATED	MEDIAN TIME TO FIX")
+			for _, r := range rows {
+				org, med := r.OrgKey, "-"
+				if org == "" {
+					org = "(nobody)"
+				}
+				if r.Remediations > 0 {
+					med = r.Median.Round(time.Minute).String()
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", tableSafeStr(org), r.Cases, r.Open, r.Remediations, med)
+			}
+			return tw.Flush()
+		},
+	}
+	stats.Flags().StringVar(&o.format, "format", "table", "table or json")
+	cmd.AddCommand(sync, list, history, closeCmd, reopen, importHunt, stats)
 	return cmd
 }
 

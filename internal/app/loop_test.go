@@ -146,6 +146,9 @@ func TestNotifyLoop(t *testing.T) {
 	for _, c := range cs {
 		states[fmt.Sprintf("%s/%s", c.Endpoint, c.Problem)] = c.State
 	}
+	if out, _, code := run(t, "", "cases", "stats", "--db", db); code != ExitOK || !strings.Contains(out, "alpha ag") || !strings.Contains(out, "MEDIAN TIME TO FIX") {
+		t.Errorf("cases stats: exit %d\n%s", code, out)
+	}
 	ep := func(i int) string { return l.Targets()[i] }
 	want := map[string]string{
 		ep(0) + "/vulnerable": "remediated", ep(1) + "/vulnerable": "persisting", ep(1) + "/compromised": "persisting",

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/textproto"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -171,6 +172,12 @@ func classify(err error) error {
 		case code >= 400 || se.IsTemp():
 			return fmt.Errorf("%w: %v", ErrTemporary, err)
 		}
+	}
+	// Errors during the dial (EHLO, STARTTLS, AUTH) carry the server's
+	// reply as a textproto error: 535 bad credentials will not get better.
+	var te *textproto.Error
+	if errors.As(err, &te) && te.Code >= 500 {
+		return fmt.Errorf("%w: %v", ErrPermanent, err)
 	}
 	return fmt.Errorf("%w: %v", ErrTemporary, err)
 }
