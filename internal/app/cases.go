@@ -26,6 +26,8 @@ type ownerFlags struct {
 	asnDBs        []string
 	rdap          bool
 	rdapBootstrap string
+	// cache, when set, keeps RDAP answers in the store between runs.
+	cache owners.Cache
 }
 
 func (f *ownerFlags) add(cmd *cobra.Command) {
@@ -64,7 +66,7 @@ func (f *ownerFlags) directory() (*owners.Directory, error) {
 		cfg.ASNs = t
 	}
 	if f.rdap {
-		c, err := owners.NewRDAPClient(owners.RDAPOptions{BootstrapURL: f.rdapBootstrap})
+		c, err := owners.NewRDAPClient(owners.RDAPOptions{BootstrapURL: f.rdapBootstrap, Cache: f.cache})
 		if err != nil {
 			return nil, usageErrorf("--rdap: %v", err)
 		}
@@ -265,15 +267,16 @@ and accepted (closed by hand with a reason). Every change is kept in the history
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			dir, err := o.owners.directory()
-			if err != nil {
-				return err
-			}
 			st, err := open(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			o.owners.cache = storeRDAPCache{st}
+			dir, err := o.owners.directory()
+			if err != nil {
+				return err
+			}
 			run, err := pickRun(ctx, st, o.run)
 			if err != nil {
 				return err
@@ -517,4 +520,32 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// storeRDAPCache keeps RDAP contacts in the store between runs (the
+// owners.Cache interface), with the owners package's TTLs.
+type storeRDAPCache struct{ st *store.Store }
+
+func (c storeRDAPCache) Get(ctx context.Context, p netip.Prefix) (owners.Contact, bool, error) {
+	_, data, ok, err := c.st.RDAPCacheGet(ctx, p.Addr(), time.Now())
+	if err != nil || !ok {
+		return owners.Contact{}, false, err
+	}
+	var ct owners.Contact
+	if err := json.Unmarshal(data, &ct); err != nil {
+		return owners.Contact{}, false, nil // a damaged entry is a miss
+	}
+	return ct, true, nil
+}
+
+func (c storeRDAPCache) Put(ctx context.Context, ct owners.Contact) error {
+	data, err := json.Marshal(ct)
+	if err != nil {
+		return err
+	}
+	ttl := owners.DefaultCacheTTL
+	if len(ct.Emails) == 0 {
+		ttl = owners.DefaultNegativeTTL
+	}
+	return c.st.RDAPCachePut(ctx, ct.Prefix, data, ct.Fetched, time.Now().Add(ttl))
 }

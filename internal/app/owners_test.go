@@ -1,7 +1,13 @@
 package app
 
 import (
+	"context"
 	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/exsweep/exsweep/internal/owners"
+	"github.com/exsweep/exsweep/internal/store"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -52,5 +58,25 @@ func TestOwnersLookup(t *testing.T) {
 	}
 	if _, errOut, code := run(t, "", "owners", "lookup", "not-an-ip"); code != ExitUsage {
 		t.Errorf("bad address: exit %d %s", code, errOut)
+	}
+}
+
+func TestStoreRDAPCache(t *testing.T) {
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := storeRDAPCache{st}
+	ct := owners.Contact{Prefix: netip.MustParsePrefix("86.54.11.0/24"), Registry: "RIPE", Emails: []string{"abuse@example.net"}, Fetched: time.Now()}
+	if err := c.Put(context.Background(), ct); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := c.Get(context.Background(), netip.MustParsePrefix("86.54.11.77/32"))
+	if err != nil || !ok || got.Registry != "RIPE" || got.Emails[0] != "abuse@example.net" {
+		t.Errorf("get: %+v %v %v", got, ok, err)
+	}
+	if _, ok, _ := c.Get(context.Background(), netip.MustParsePrefix("86.54.12.1/32")); ok {
+		t.Error("hit for an address outside the cached prefix")
 	}
 }
