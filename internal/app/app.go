@@ -123,7 +123,7 @@ configuration error, 3 partial result (some inputs unreadable), 130 interrupted.
 	pf.StringVar(&e.global.kbPath, "kb", "", "knowledge-base folder or file replacing the embedded one (env EXSWEEP_KB)")
 
 	root.AddCommand(newVersionCmd(e), newBuildCmd(e), newScanCmd(e), newLabCmd(e), newHuntCmd(e), newExportCmd(e),
-		newOwnersCmd(e), newCasesCmd(e), newNotifyCmd(e), newRescanCmd(e))
+		newOwnersCmd(e), newCasesCmd(e), newNotifyCmd(e), newRescanCmd(e), newServeCmd(e))
 	return root
 }
 

@@ -1,16 +1,20 @@
 package app
 
 import (
+	"fmt"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/exsweep/exsweep/internal/lab"
+	"github.com/exsweep/exsweep/internal/store"
 )
 
 func newLabCmd(e *env) *cobra.Command {
 	o := lab.RunOptions{}
+	var replay, replayDB string
+	var replayScale float64
 	cmd := &cobra.Command{
 		Use:   "lab",
 		Short: "Run simulated Exchange servers on loopback (for tests, benchmarks and demos)",
@@ -30,6 +34,18 @@ The lab binds loopback only (127.0.0.0/8 or ::1).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			if replay != "" {
+				st, err := store.Open(ctx, replayDB)
+				if err != nil {
+					return fmt.Errorf("%w: --db %s: %v", ErrUsage, replayDB, err)
+				}
+				defer st.Close()
+				if err := lab.Replay(ctx, st, replay, lab.ReplayOptions{Seed: uint64(o.Seed), Scale: replayScale}); err != nil {
+					return usageErrorf("--replay: %v", err)
+				}
+				fmt.Fprintf(e.stdout, "Replayed %s into %s; start the dashboard with: exsweep serve --db %s\n", replay, replayDB, replayDB)
+				return nil
+			}
 			if err := lab.Run(ctx, o, e.stdout); err != nil {
 				return usageErrorf("%v", err)
 			}
@@ -44,5 +60,8 @@ The lab binds loopback only (127.0.0.0/8 or ::1).`,
 	f.IntVar(&o.Port, "port", 443, "TCP port (0: kernel-chosen)")
 	f.StringVar(&o.TargetsFile, "targets", "lab-targets.txt", "write the target list here")
 	f.StringVar(&o.TruthFile, "truth", "lab-truth.jsonl", "write the expected results here")
+	f.StringVar(&replay, "replay", "", "instead of serving: fill the store with a simulated response (march-2021: the real March 2021 curve, scaled down)")
+	f.StringVar(&replayDB, "db", store.DefaultPath(), "with --replay: the store to fill (must hold no scan run yet)")
+	f.Float64Var(&replayScale, "scale", 0, "with --replay: scale of the published counts (default 1/400, about 1,000 endpoints)")
 	return cmd
 }
