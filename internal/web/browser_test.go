@@ -82,12 +82,12 @@ func TestBrowser(t *testing.T) {
 	defer tcancel()
 
 	shot := func(name string) {
-		b, err := chromedp.Run(tctx, chromedp.FullScreenshot(80))
+		b, err := chromedp.Run(tctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Errorf("screenshot %s: %v", name, err)
 			return
 		}
-		os.WriteFile(filepath.Join(shots, name+".jpg"), b, 0o644)
+		os.WriteFile(filepath.Join(shots, name+".png"), b, 0o644)
 	}
 	step := func(name string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
