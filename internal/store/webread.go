@@ -38,7 +38,46 @@ const webshellPattern = `%"webshells":[{%`
 // RunCurves returns the counts of the newest limit runs (limit <= 0: all),
 // oldest first, ready to draw.
 func (s *Store) RunCurves(ctx context.Context, limit int) ([]RunCurve, error) {
-	query := `
+	query, args := s.pageClause(runCurveQuery(""), []any{true, webshellPattern}, limit, 0)
+	return s.runCurves(ctx, query, args)
+}
+
+// RunCurveOf returns the counts of one run (ErrNotFound when there is none).
+// A finished run's counts never change, so callers can keep them: the
+// dashboard asks only for runs it has not seen finished.
+func (s *Store) RunCurveOf(ctx context.Context, id int64) (RunCurve, error) {
+	out, err := s.runCurves(ctx, runCurveQuery("WHERE r.id = ?"), []any{true, webshellPattern, id})
+	if err != nil {
+		return RunCurve{}, err
+	}
+	if len(out) == 0 {
+		return RunCurve{}, fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	return out[0], nil
+}
+
+// RunStatuses lists the newest limit runs' ids and statuses, newest first:
+// cheap, no observation is read.
+func (s *Store) RunStatuses(ctx context.Context, limit int) ([]RunCurve, error) {
+	query, args := s.pageClause(`SELECT id, status FROM scan_runs ORDER BY id DESC`, nil, limit, 0)
+	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, s.explain(fmt.Errorf("listing runs: %w", err))
+	}
+	defer rows.Close()
+	var out []RunCurve
+	for rows.Next() {
+		var c RunCurve
+		if err := rows.Scan(&c.RunID, &c.Status); err != nil {
+			return nil, s.explain(err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func runCurveQuery(where string) string {
+	return `
 		SELECT r.id, r.started_at, r.status, MIN(o.observed_at), COUNT(o.id),
 			COALESCE(SUM(CASE WHEN o.exchange = ? THEN 1 ELSE 0 END), 0),
 			COALESCE(SUM(CASE WHEN o.verdict = 'vulnerable' THEN 1 ELSE 0 END), 0),
@@ -46,9 +85,12 @@ func (s *Store) RunCurves(ctx context.Context, limit int) ([]RunCurve, error) {
 			COALESCE(SUM(CASE WHEN o.verdict = 'undetermined' THEN 1 ELSE 0 END), 0),
 			COALESCE(SUM(CASE WHEN CAST(o.record AS TEXT) LIKE ? THEN 1 ELSE 0 END), 0)
 		FROM scan_runs r LEFT JOIN observations o ON o.run_id = r.id
+		` + where + `
 		GROUP BY r.id, r.started_at, r.status
 		ORDER BY r.id DESC`
-	query, args := s.pageClause(query, []any{true, webshellPattern}, limit, 0)
+}
+
+func (s *Store) runCurves(ctx context.Context, query string, args []any) ([]RunCurve, error) {
 	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, s.explain(fmt.Errorf("reading run curves: %w", err))

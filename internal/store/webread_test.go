@@ -53,6 +53,15 @@ func TestWebReadHelpers(t *testing.T) {
 		if last, _ := s.RunCurves(ctx, 1); len(last) != 1 || last[0].RunID != run {
 			t.Errorf("RunCurves(1) = %+v; want the newest run", last)
 		}
+		if one, err := s.RunCurveOf(ctx, run); err != nil || one != got {
+			t.Errorf("RunCurveOf(%d) = %+v, %v; want %+v", run, one, err, got)
+		}
+		if _, err := s.RunCurveOf(ctx, 999999); !errors.Is(err, ErrNotFound) {
+			t.Errorf("RunCurveOf(missing) = %v", err)
+		}
+		if sts, err := s.RunStatuses(ctx, 0); err != nil || len(sts) == 0 || sts[0].RunID != run || sts[0].Status == "" {
+			t.Errorf("RunStatuses = %+v, %v", sts, err)
+		}
 
 		pb, err := s.ProductBreakdown(ctx, run)
 		if err != nil {

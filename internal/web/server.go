@@ -44,6 +44,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/exsweep/exsweep/internal/store"
@@ -81,6 +82,9 @@ type Server struct {
 	pages    map[string]*template.Template
 	sessions sessions
 	handler  http.Handler
+
+	curveMu    sync.Mutex
+	curveCache map[int64]store.RunCurve // finished runs
 }
 
 // New builds the dashboard over st.
@@ -95,7 +99,8 @@ func New(st *store.Store, opts Options) (*Server, error) {
 		opts.PageSize = 50
 	}
 	opts.PageSize = min(opts.PageSize, 500)
-	s := &Server{st: st, opts: opts, log: opts.Logger, now: opts.Now, sessions: sessions{m: map[string]*session{}}}
+	s := &Server{st: st, opts: opts, log: opts.Logger, now: opts.Now, sessions: sessions{m: map[string]*session{}},
+		curveCache: map[int64]store.RunCurve{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
