@@ -16,6 +16,7 @@ import (
 	"github.com/exsweep/exsweep/internal/hunt"
 	"github.com/exsweep/exsweep/internal/notify"
 	"github.com/exsweep/exsweep/internal/owners"
+	"github.com/exsweep/exsweep/internal/report"
 	"github.com/exsweep/exsweep/internal/scan"
 	"github.com/exsweep/exsweep/internal/store"
 )
@@ -317,7 +318,7 @@ and accepted (closed by hand with a reason). Every change is kept in the history
 				if org == "" {
 					org = fmt.Sprintf("(nobody; AS%d %s)", c.ASN, c.ASName)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, c.State, c.Problem, c.Endpoint, tableSafeStr(org), len(c.CVEs),
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", c.ID, c.State, c.Problem, c.Endpoint, report.TableSafe(org), len(c.CVEs),
 					c.OpenedAt.UTC().Format("2006-01-02"), c.Ticket)
 			}
 			return tw.Flush()
@@ -406,7 +407,7 @@ endpoint's owner; the report's summary becomes the case history entry.`,
 				if r.Remediations > 0 {
 					med = r.Median.Round(time.Minute).String()
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", tableSafeStr(org), r.Cases, r.Open, r.Remediations, med)
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", report.TableSafe(org), r.Cases, r.Open, r.Remediations, med)
 			}
 			return tw.Flush()
 		},
@@ -414,15 +415,6 @@ endpoint's owner; the report's summary becomes the case history entry.`,
 	stats.Flags().StringVar(&o.format, "format", "table", "table or json")
 	cmd.AddCommand(sync, list, history, closeCmd, reopen, importHunt, stats)
 	return cmd
-}
-
-func tableSafeStr(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 func pickRun(ctx context.Context, st *store.Store, run int64) (int64, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/exsweep/exsweep/internal/notify"
+	"github.com/exsweep/exsweep/internal/report"
 	"github.com/exsweep/exsweep/internal/store"
 )
 
@@ -256,14 +257,14 @@ func noteCase(c store.Case) notify.Case {
 func printPlan(e *env, p notify.Plan) {
 	fmt.Fprintf(e.stdout, "Plan: %d message(s), %d recipient(s) suppressed, %d unowned AS(es)\n", len(p.Messages), len(p.Suppressed), len(p.Unowned))
 	for _, m := range p.Messages {
-		fmt.Fprintf(e.stdout, "  to %s <%v>: %d endpoint(s), most severe %s %s (%s)\n", tableSafeStr(m.Org.Name), m.Org.To, len(m.Cases),
+		fmt.Fprintf(e.stdout, "  to %s <%v>: %d endpoint(s), most severe %s %s (%s)\n", report.TableSafe(m.Org.Name), m.Org.To, len(m.Cases),
 			m.Cases[0].Problem, m.Cases[0].Endpoint(), m.Reason)
 	}
 	for _, s := range p.Suppressed {
-		fmt.Fprintf(e.stdout, "  not now: %s: %s\n", tableSafeStr(s.Org.Name), s.Reason)
+		fmt.Fprintf(e.stdout, "  not now: %s: %s\n", report.TableSafe(s.Org.Name), s.Reason)
 	}
 	for _, u := range p.Unowned {
-		fmt.Fprintf(e.stdout, "  unowned: AS%d %s: %d endpoint(s)\n", u.ASN, tableSafeStr(u.ASName), len(u.Cases))
+		fmt.Fprintf(e.stdout, "  unowned: AS%d %s: %d endpoint(s)\n", u.ASN, report.TableSafe(u.ASName), len(u.Cases))
 	}
 	for _, k := range p.MissingOrgs {
 		fmt.Fprintf(e.stdout, "  warning: cases name organisation %q, which the store does not have\n", k)

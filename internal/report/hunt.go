@@ -56,7 +56,7 @@ func ts(t time.Time) string {
 // huntTable starts with the verdict sentence, then findings, then coverage, as
 // an admin reads it: what happened, the evidence, how far the logs reach.
 func huntTable(w io.Writer, r *hunt.Report) error {
-	fmt.Fprintln(w, tableSafe(r.Summary))
+	fmt.Fprintln(w, TableSafe(r.Summary))
 	fmt.Fprintln(w)
 	if len(r.Findings) == 0 {
 		fmt.Fprintln(w, "No findings.")
@@ -69,12 +69,12 @@ func huntTable(w io.Writer, r *hunt.Report) error {
 			if f.Line > 0 {
 				where += ":" + strconv.FormatInt(f.Line, 10)
 			}
-			ev := tableSafe(f.Evidence)
+			ev := TableSafe(f.Evidence)
 			if len(ev) > 120 {
 				ev = ev[:120] + "…"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.ID, strings.ToUpper(f.Grade), ts(f.Time), f.Check,
-				strings.Join(f.CVE, ","), tableSafe(where), ev)
+				strings.Join(f.CVE, ","), TableSafe(where), ev)
 		}
 		tw.Flush()
 		fmt.Fprintln(w)
@@ -85,7 +85,7 @@ func huntTable(w io.Writer, r *hunt.Report) error {
 				continue
 			}
 			seen[f.Check] = true
-			fmt.Fprintf(w, "  - %s: %s\n", f.Check, tableSafe(f.Guidance))
+			fmt.Fprintf(w, "  - %s: %s\n", f.Check, TableSafe(f.Guidance))
 		}
 	}
 	fmt.Fprintln(w)
@@ -93,14 +93,14 @@ func huntTable(w io.Writer, r *hunt.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  SOURCE\tFILES\tLINES\tMALFORMED\tFIRST\tLAST")
 	for _, c := range r.Coverage {
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s\t%s\n", tableSafe(c.Source), c.Files, c.Lines, c.Malformed, ts(c.First), ts(c.Last))
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s\t%s\n", TableSafe(c.Source), c.Files, c.Lines, c.Malformed, ts(c.First), ts(c.Last))
 	}
 	tw.Flush()
 	if len(r.Warnings) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Warnings:")
 		for _, x := range r.Warnings {
-			fmt.Fprintf(w, "  - %s\n", tableSafe(x))
+			fmt.Fprintf(w, "  - %s\n", TableSafe(x))
 		}
 	}
 	return nil

@@ -98,7 +98,7 @@ func (t *tableWriter) Write(r scan.Record) error {
 		cveText = strings.Join(cves[:4], " ") + fmt.Sprintf(" +%d", len(cves)-4)
 	}
 	fmt.Fprintf(t.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Verdict, r.Product, r.CU, r.Update, r.Build, exact,
-		cveText, tableSafe(note))
+		cveText, TableSafe(note))
 	t.n++
 	// Flush in blocks so a long scan shows progress without re-aligning every row.
 	if t.n%50 == 0 {
@@ -115,9 +115,9 @@ func (t *tableWriter) Close(s Summary) error {
 	return s.WriteText(t.w)
 }
 
-// tableSafe keeps terminal output inert: no escape sequences, no tabs that would
+// TableSafe keeps terminal output inert: no escape sequences, no tabs that would
 // break the columns.
-func tableSafe(s string) string {
+func TableSafe(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '

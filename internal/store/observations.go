@@ -143,6 +143,15 @@ func (s *Store) Observations(ctx context.Context, runID int64, f ObservationFilt
 		return nil, s.explain(fmt.Errorf("reading observations of run %d: %w", runID, err))
 	}
 	defer rows.Close()
+	out, err := s.scanObservations(rows)
+	if err != nil {
+		return nil, s.explain(fmt.Errorf("reading observations of run %d: %w", runID, err))
+	}
+	return out, nil
+}
+
+// scanObservations reads rows of observationColumns.
+func (s *Store) scanObservations(rows *sql.Rows) ([]Observation, error) {
 	var out []Observation
 	for rows.Next() {
 		var (
@@ -151,13 +160,13 @@ func (s *Store) Observations(ctx context.Context, runID int64, f ObservationFilt
 			port       int64
 			observedAt dbTime
 		)
-		err := rows.Scan(&o.ID, &o.RunID, &o.Target, &ip, &port, &o.Hostname, &o.Exchange,
+		if err := rows.Scan(&o.ID, &o.RunID, &o.Target, &ip, &port, &o.Hostname, &o.Exchange,
 			&o.Product, &o.Build, &o.BuildExact, &o.CU, &o.Update, &o.Verdict, &o.Error,
-			&record, &observedAt)
-		if err != nil {
-			return nil, s.explain(fmt.Errorf("reading observations of run %d: %w", runID, err))
+			&record, &observedAt); err != nil {
+			return nil, err
 		}
 		if ip.Valid {
+			var err error
 			if o.IP, err = netip.ParseAddr(ip.String); err != nil {
 				return nil, fmt.Errorf("observation %d: stored ip: %w", o.ID, err)
 			}
@@ -169,10 +178,7 @@ func (s *Store) Observations(ctx context.Context, runID int64, f ObservationFilt
 		o.ObservedAt = observedAt.T
 		out = append(out, o)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, s.explain(fmt.Errorf("reading observations of run %d: %w", runID, err))
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // CountByVerdict returns the number of observations of a run per verdict

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -158,32 +157,8 @@ func (s *Store) EndpointObservations(ctx context.Context, ep netip.AddrPort, lim
 		return nil, s.explain(fmt.Errorf("reading observations of %s: %w", ep, err))
 	}
 	defer rows.Close()
-	var out []Observation
-	for rows.Next() {
-		var (
-			o          Observation
-			ip, record sql.NullString
-			port       int64
-			observedAt dbTime
-		)
-		if err := rows.Scan(&o.ID, &o.RunID, &o.Target, &ip, &port, &o.Hostname, &o.Exchange,
-			&o.Product, &o.Build, &o.BuildExact, &o.CU, &o.Update, &o.Verdict, &o.Error,
-			&record, &observedAt); err != nil {
-			return nil, s.explain(fmt.Errorf("reading observations of %s: %w", ep, err))
-		}
-		if ip.Valid {
-			if o.IP, err = netip.ParseAddr(ip.String); err != nil {
-				return nil, fmt.Errorf("observation %d: stored ip: %w", o.ID, err)
-			}
-		}
-		o.Port = uint16(port)
-		if record.Valid {
-			o.Record = json.RawMessage(record.String)
-		}
-		o.ObservedAt = observedAt.T
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := s.scanObservations(rows)
+	if err != nil {
 		return nil, s.explain(fmt.Errorf("reading observations of %s: %w", ep, err))
 	}
 	return out, nil
