@@ -27,7 +27,10 @@
 // Security: every route but /login and /static needs a session cookie
 // (HttpOnly, SameSite=Strict, from POST /login with a token) or an
 // "Authorization: Bearer <token>" header. Tokens are stored as SHA-256
-// (store.AddWebToken). Read-only tokens (and Options.ReadOnly) cannot POST
+// (store.AddWebToken). A revoked token (store.RevokeWebToken, from any
+// process) is refused at the next request, and so are the sessions it
+// opened (auth.go). Wrong tokens on POST /login are throttled per client
+// address (ratelimit.go). Read-only tokens (and Options.ReadOnly) cannot POST
 // anything but /logout. Every cookie-authenticated POST needs the session's
 // CSRF token. Pages carry a Content-Security-Policy without inline script;
 // the curve's data comes from /api/curve. Every string that came from a
@@ -39,11 +42,13 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -82,6 +87,8 @@ type Server struct {
 	pages    map[string]*template.Template
 	sessions sessions
 	handler  http.Handler
+	logins   loginLimiter // failed logins per client
+	uses     tokenUses    // when each token's last use was written
 
 	curveMu    sync.Mutex
 	curveCache map[int64]store.RunCurve // finished runs
@@ -198,6 +205,13 @@ func securityHeaders(next http.Handler) http.Handler {
 func (s *Server) requireAuth(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
+		if err != nil && !errors.Is(err, errNoAuth) {
+			// The store could not say whether the token is valid: refuse,
+			// but do not send a logged-in user to the login page.
+			s.log.Error("web: authenticating", "path", r.URL.Path, "err", err)
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
 		if err != nil {
 			if isAPI(r) || r.Method != http.MethodGet {
 				http.Error(w, "login required", http.StatusUnauthorized)
@@ -233,7 +247,23 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cross-site login refused", http.StatusForbidden)
 		return
 	}
-	tok, err := s.st.WebTokenByHash(r.Context(), HashToken(r.PostFormValue("token")))
+	// Throttle before looking at the token: a client over the limit learns
+	// nothing, not even whether its guess was right.
+	now, client := s.now(), clientKey(r)
+	ok, wait, first := s.logins.admit(client, now)
+	if !ok {
+		secs := int(wait / time.Second)
+		if first {
+			s.log.Warn("web: login throttled after failed attempts", "client", client, "retry_after_s", secs)
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		s.render(w, r, "login", http.StatusTooManyRequests,
+			map[string]any{"Error": fmt.Sprintf("too many wrong tokens: try again in %d s", secs)})
+		return
+	}
+	tok, err := s.st.ActiveWebTokenByHash(r.Context(), HashToken(r.PostFormValue("token")))
+	// A store failure is not the client's failed attempt.
+	s.logins.done(client, now, errors.Is(err, store.ErrNotFound))
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log.Error("web: login", "err", err)
@@ -241,7 +271,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, "login", http.StatusUnauthorized, map[string]any{"Error": "unknown token"})
 		return
 	}
-	id, _ := s.sessions.create(tok.ReadOnly || s.opts.ReadOnly, s.now())
+	id, _ := s.sessions.create(tok.ID, tok.ReadOnly || s.opts.ReadOnly, now)
+	s.touch(r.Context(), tok.ID)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: s.opts.SecureCookie, MaxAge: int(sessionTTL / time.Second)})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
