@@ -16,6 +16,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/exsweep/exsweep/internal/exchange"
 	"github.com/exsweep/exsweep/internal/report"
 	"github.com/exsweep/exsweep/internal/scan"
 	"github.com/exsweep/exsweep/internal/store"
@@ -23,6 +24,7 @@ import (
 )
 
 type scanOptions struct {
+	cves        string
 	inputs      []string
 	excludes    []string
 	excludeFile string
@@ -118,6 +120,7 @@ Exit codes: 0 nothing vulnerable, 1 vulnerable endpoints or web shells found,
 	f.DurationVar(&o.deadline, "deadline", d.Deadline, "time limit per endpoint, all requests together")
 	f.IntVar(&o.retries, "retries", d.Retries, "extra attempts after a connection error (never after a response)")
 	f.BoolVar(&o.noConfirm, "no-confirm", false, "do not confirm the exact build through /ecp/<build>/exporttool/")
+	f.StringVar(&o.cves, "cves", "all", "decide the verdict on these CVEs only: ids and groups ("+strings.Join(exchange.CVEGroups(), ", ")+"), comma-separated")
 	f.BoolVar(&o.webshells, "webshells", false, "also GET known web-shell paths (opt-in; GET only, no parameters)")
 	f.Int64Var(&o.maxBody, "max-body", d.MaxBody, "bytes read of a logon page at most")
 	f.StringVar(&o.userAgent, "user-agent", d.UserAgent, "User-Agent header")
@@ -197,6 +200,10 @@ func runScan(ctx context.Context, e *env, o *scanOptions, args []string, perNetS
 	if err != nil {
 		return err
 	}
+	cves, err := kb.SelectCVEs(o.cves)
+	if err != nil {
+		return usageErrorf("--cves: %v", err)
+	}
 
 	// Two contexts: feed stops feeding targets at the first Ctrl-C; work aborts
 	// in-flight probes at the second.
@@ -243,6 +250,13 @@ func runScan(ctx context.Context, e *env, o *scanOptions, args []string, perNetS
 		defer lab.Close()
 		src = lab
 		acc = lab.accuracy(o.webshells)
+		acc.judge = func(build string) string { // the truth's verdict over --cves
+			v, err := exchange.Parse(build)
+			if err != nil {
+				return ""
+			}
+			return kb.Lookup(v, e.now()).Only(cves).Verdict()
+		}
 		if !cmdTimeoutSet(o) {
 			// Lab tarpits answer nothing; a short timeout keeps the demo quick.
 			o.timeout = 5 * time.Second
@@ -310,7 +324,7 @@ func runScan(ctx context.Context, e *env, o *scanOptions, args []string, perNetS
 	scanner := scan.New(kb, scan.Options{
 		Concurrency: o.concurrency, Rate: o.rate, PerNetRate: o.perNetRate, Timeout: o.timeout, Deadline: o.deadline,
 		Retries: o.retries, Confirm: !o.noConfirm, Webshells: o.webshells, UserAgent: o.userAgent, MaxBody: o.maxBody,
-		At: e.now(),
+		At: e.now(), CVEs: cves,
 	})
 
 	// Feed: the source streams targets; resumed endpoints are skipped.

@@ -45,6 +45,58 @@ func TestScanLabAllModes(t *testing.T) {
 	}
 }
 
+// TestScanCVESelection: --cves proxylogon decides the verdict on the four
+// March 2021 CVEs only. The lab check recomputes the truth's verdict over
+// the same selection, so every endpoint still matches; servers patched for
+// ProxyLogon but not for later CVEs change from vulnerable to patched.
+func TestScanCVESelection(t *testing.T) {
+	verdicts := func(args ...string) map[string]map[string]any {
+		t.Helper()
+		out, errOut, code := run(t, "", append([]string{"scan", "--lab", "60", "--lab-mix", "all-modes",
+			"--lab-network", "127.50.0.0/16", "--no-store", "--format", "jsonl", "--timeout", "8s"}, args...)...)
+		if code != ExitFindings && code != ExitOK {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		if !strings.Contains(errOut, "Lab check: 60 of 60 endpoints match") {
+			t.Errorf("%v: lab check failed:\n%s", args, errOut)
+		}
+		recs := map[string]map[string]any{}
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("bad JSON line %q: %v", l, err)
+			}
+			recs[m["target"].(string)] = m
+		}
+		return recs
+	}
+	all := verdicts()
+	pl := verdicts("--cves", "proxylogon")
+	proxyLogon := map[string]bool{"CVE-2021-26855": true, "CVE-2021-26857": true, "CVE-2021-26858": true, "CVE-2021-27065": true}
+	changed := 0
+	for target, r := range pl {
+		cves, _ := r["cves"].([]any)
+		for _, c := range cves {
+			if id := c.(map[string]any)["id"].(string); !proxyLogon[id] {
+				t.Errorf("%s: %s listed under --cves proxylogon", target, id)
+			}
+		}
+		if all[target]["verdict"] == "vulnerable" && r["verdict"] == "patched" {
+			changed++
+		}
+		if all[target]["verdict"] == "patched" && r["verdict"] != "patched" {
+			t.Errorf("%s: patched for every CVE but %v for ProxyLogon", target, r["verdict"])
+		}
+	}
+	if changed == 0 {
+		t.Error("no endpoint is patched for ProxyLogon but vulnerable to a later CVE; the lab should have some")
+	}
+	if _, errOut, code := run(t, "", "scan", "--cves", "CVE-2021-2685", "192.0.2.1"); code != ExitUsage ||
+		!strings.Contains(errOut, "--cves") {
+		t.Errorf("bad --cves: exit %d, %s", code, errOut)
+	}
+}
+
 func TestScanTableSummary(t *testing.T) {
 	out, errOut, code := run(t, "", "scan", "--lab", "30", "--lab-network", "127.43.0.0/16", "--no-store", "--format", "table")
 	if code != ExitFindings && code != ExitOK {

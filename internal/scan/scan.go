@@ -33,6 +33,9 @@ type Options struct {
 	MaxBody        int64 // bytes read of the logon page
 	MaxHeaderBytes int64
 	At             time.Time // end-of-life judged at this time
+	// CVEs, when not nil, are the only CVEs (sorted ids, from
+	// exchange.KB.SelectCVEs) a record lists and its verdict is decided on.
+	CVEs []string
 }
 
 // DefaultOptions are what the CLI starts from.
