@@ -115,11 +115,17 @@ func (t *tableWriter) Close(s Summary) error {
 	return s.WriteText(t.w)
 }
 
-// TableSafe keeps terminal output inert: no escape sequences, no tabs that would
-// break the columns.
+// TableSafe keeps terminal output inert: no escape sequences (C0 and C1
+// controls: U+009B is a one-byte CSI for some terminals), no tabs that would
+// break the columns, and no bidirectional overrides or isolates that would
+// show a hostile string in another order than it is (U+202A-202E,
+// U+2066-2069, U+200E/200F, U+061C). Invalid UTF-8 becomes U+FFFD.
 func TableSafe(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		switch {
+		case r < 0x20, r >= 0x7f && r <= 0x9f,
+			r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069,
+			r == 0x200e, r == 0x200f, r == 0x061c:
 			return ' '
 		}
 		return r
