@@ -166,7 +166,7 @@ func casesFromRun(ctx context.Context, e *env, st *store.Store, dir *owners.Dire
 			orgKey = own.Org.Key
 			orgs[orgKey] = store.Organisation{Key: own.Org.Key, Name: own.Org.Name, To: own.Org.To, CC: own.Org.CC, Language: own.Org.Language}
 		}
-		base := store.CaseInput{OrgKey: orgKey, ASN: own.ASN, ASName: own.ASName, Endpoint: ap, Hostname: r.Hostname,
+		base := store.CaseInput{OrgKey: orgKey, ASN: own.ASN, ASName: own.ASName, Country: own.Country, Endpoint: ap, Hostname: r.Hostname,
 			ObservationID: ob.ID, RunID: runID, ObservedAt: r.ObservedAt, Actor: "scan"}
 		var cves []string
 		for _, c := range r.CVEs {

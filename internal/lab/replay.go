@@ -248,7 +248,7 @@ func Replay(ctx context.Context, st *store.Store, scenario string, opts ReplayOp
 				return err
 			}
 			in := store.CaseInput{OrgKey: h.org, ASN: 64500 + uint32(i%20), ASName: fmt.Sprintf("EXAMPLE-AS-%d", i%20),
-				Endpoint: h.ep, Hostname: h.hostname, RunID: runID, ObservedAt: at, Actor: "lab replay"}
+				Country: replayCountries[i%20], Endpoint: h.ep, Hostname: h.hostname, RunID: runID, ObservedAt: at, Actor: "lab replay"}
 			switch {
 			case vulnerable:
 				in.Problem, in.Severity = store.ProblemVulnerable, 2
@@ -416,3 +416,10 @@ func sendReplayMessages(ctx context.Context, st *store.Store, orgs []store.Organ
 		}
 	}
 }
+
+// replayCountries is the country of each of the replay's 20 networks: an
+// invented spread for the demo, weighted toward the United States and
+// Germany (BSI counted about 65,000 vulnerable servers in Germany on 3 March
+// 2021), not a published distribution.
+var replayCountries = [20]string{"US", "DE", "US", "DE", "GB", "FR", "US", "IT", "DE", "NL",
+	"US", "GB", "DE", "FR", "AT", "CH", "US", "IT", "DE", "ES"}

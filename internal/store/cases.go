@@ -64,24 +64,30 @@ var activeStates = []string{CaseOpen, CaseNotified, CasePersisting, CaseReopened
 
 // Case is one problem on one endpoint of one organisation.
 type Case struct {
-	ID     int64
-	OrgID  int64  // 0: nobody owns the endpoint
-	OrgKey string // "" when OrgID is 0
+	ID     int64  `json:"id"`
+	OrgID  int64  `json:"org_id,omitzero"`   // 0: nobody owns the endpoint
+	OrgKey string `json:"org_key,omitempty"` // "" when OrgID is 0
 	// ASN and ASName: the network the endpoint is routed by; kept for every
 	// case, and the only owner information of an unowned one.
-	ASN      uint32
-	ASName   string
-	Endpoint netip.AddrPort
-	Hostname string
-	Problem  string
-	CVEs     []string
-	Severity int // higher is worse; orders lists and messages
-	State    string
+	ASN    uint32 `json:"asn,omitzero"`
+	ASName string `json:"as_name,omitempty"`
+	// Country: ISO 3166-1 alpha-2 of the network, from the owner lookup;
+	// "" when unknown.
+	Country  string         `json:"country,omitempty"`
+	Endpoint netip.AddrPort `json:"endpoint"`
+	Hostname string         `json:"hostname,omitempty"`
+	Problem  string         `json:"problem"`
+	CVEs     []string       `json:"cves"`
+	Severity int            `json:"severity"` // higher is worse; orders lists and messages
+	State    string         `json:"state"`
 	// Reason of the last state change (required for accepted).
-	Reason                                  string
-	OpenedAt, UpdatedAt, ClosedAt, LastSeen time.Time // ClosedAt zero unless closed
-	LastObservationID                       int64     // 0 if none
-	Ticket                                  string    // of the last message sent about it
+	Reason            string    `json:"reason,omitempty"`
+	OpenedAt          time.Time `json:"opened_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
+	ClosedAt          time.Time `json:"closed_at,omitzero"` // zero unless closed
+	LastSeen          time.Time `json:"last_seen_at"`
+	LastObservationID int64     `json:"last_observation_id,omitzero"` // 0 if none
+	Ticket            string    `json:"ticket,omitempty"`             // of the last message sent about it
 }
 
 // CaseInput is what the notify planner knows about a problem on an
@@ -90,6 +96,7 @@ type CaseInput struct {
 	OrgKey   string // "" for an endpoint nobody owns
 	ASN      uint32
 	ASName   string
+	Country  string // ISO 3166-1 alpha-2 or ""; any other value is dropped
 	Endpoint netip.AddrPort
 	Hostname string
 	Problem  string
@@ -117,15 +124,16 @@ type CaseResult struct {
 
 // CaseEvent is one entry of a case's history.
 type CaseEvent struct {
-	ID     int64
-	CaseID int64
-	At     time.Time
-	From   string // "" for the entry that opened the case
-	To     string
-	Reason string
+	ID     int64     `json:"id"`
+	CaseID int64     `json:"case_id"`
+	At     time.Time `json:"at"`
+	From   string    `json:"from,omitempty"` // "" for the entry that opened the case
+	To     string    `json:"to"`
+	Reason string    `json:"reason,omitempty"`
 	// ObservationID and RunID: the scan that justified the change (0: none).
-	ObservationID, RunID int64
-	Actor                string
+	ObservationID int64  `json:"observation_id,omitzero"`
+	RunID         int64  `json:"run_id,omitzero"`
+	Actor         string `json:"actor"`
 }
 
 // Caps for case fields.
@@ -152,6 +160,7 @@ type caseRow struct {
 	org                      int64 // 0: unowned
 	asn                      int64
 	asName, ip, hostname     string
+	country                  string
 	port                     int64
 	problem, cves            string
 	severity                 int64
@@ -178,6 +187,7 @@ type caseEvent struct {
 // caseIn is a validated CaseInput.
 type caseIn struct {
 	orgKey, asName, ip, hostname, problem, cves, actor string
+	country                                            string
 	asn, port, severity, observationID, runID          int64
 	observedAt                                         time.Time
 }
@@ -186,6 +196,7 @@ func toCaseIn(in CaseInput, now time.Time) (caseIn, error) {
 	c := caseIn{
 		orgKey:        clean(in.OrgKey, MaxFieldBytes),
 		asName:        clean(in.ASName, MaxFieldBytes),
+		country:       countryCode(in.Country),
 		hostname:      clean(in.Hostname, MaxFieldBytes),
 		problem:       in.Problem,
 		actor:         clean(in.Actor, maxActor),
@@ -302,7 +313,7 @@ func (s *Store) UpsertCases(ctx context.Context, inputs []CaseInput) ([]CaseResu
 var errRace = errors.New("concurrent insert of the same case")
 
 const caseRowColumns = `id, org_id, asn, as_name, ip, port, hostname, problem, cves, severity,
-	state, reason, opened_at, closed_at, last_seen_at, last_observation_id`
+	state, reason, opened_at, closed_at, last_seen_at, last_observation_id, country`
 
 // upsertCaseChunk applies chunk; chunk[i] is input idx[i], whose result
 // goes to results[idx[i]].
@@ -332,7 +343,7 @@ func (s *Store) upsertCaseChunk(ctx context.Context, tx *sql.Tx, chunk []caseIn,
 			opened, closed, lastSeen dbTime
 		)
 		if err := rows.Scan(&r.id, &org, &r.asn, &r.asName, &r.ip, &r.port, &r.hostname, &r.problem, &r.cves,
-			&r.severity, &r.state, &r.reason, &opened, &closed, &lastSeen, &lastObs); err != nil {
+			&r.severity, &r.state, &r.reason, &opened, &closed, &lastSeen, &lastObs, &r.country); err != nil {
 			rows.Close()
 			return err
 		}
@@ -354,7 +365,7 @@ func (s *Store) upsertCaseChunk(ctx context.Context, tx *sql.Tx, chunk []caseIn,
 		if !ok {
 			r = &caseRow{
 				org: k.org, ip: in.ip, port: in.port, problem: in.problem,
-				asn: in.asn, asName: in.asName, hostname: in.hostname, cves: in.cves, severity: in.severity,
+				asn: in.asn, asName: in.asName, country: in.country, hostname: in.hostname, cves: in.cves, severity: in.severity,
 				state: CaseOpen, opened: in.observedAt, lastSeen: in.observedAt, lastObs: in.observationID,
 				created: true,
 			}
@@ -373,15 +384,15 @@ func (s *Store) upsertCaseChunk(ctx context.Context, tx *sql.Tx, chunk []caseIn,
 	// partial unique index) turns a concurrent insert by another machine
 	// into a missing RETURNING row instead of an aborted transaction.
 	if len(fresh) > 0 {
-		const cols = 14
+		const cols = 15
 		args := make([]any, 0, len(fresh)*cols)
 		for _, r := range fresh {
 			args = append(args, nullID(r.org), r.asn, r.asName, r.ip, r.port, r.hostname, r.problem, r.cves,
-				r.severity, r.state, s.tv(r.opened), s.tv(now), s.tv(r.lastSeen), nullID(r.lastObs))
+				r.severity, r.state, s.tv(r.opened), s.tv(now), s.tv(r.lastSeen), nullID(r.lastObs), r.country)
 		}
 		rows, err := tx.QueryContext(ctx, s.q(`
 			INSERT INTO cases (org_id, asn, as_name, ip, port, hostname, problem, cves, severity, state,
-				opened_at, updated_at, last_seen_at, last_observation_id)
+				opened_at, updated_at, last_seen_at, last_observation_id, country)
 			VALUES `+placeholders(len(fresh), cols)+`
 			ON CONFLICT DO NOTHING
 			RETURNING id, org_id, ip, port, problem`), args...)
@@ -436,10 +447,11 @@ func (s *Store) upsertCaseChunk(ctx context.Context, tx *sql.Tx, chunk []caseIn,
 
 // caseUpdateTypes are the column types of the VALUES list in
 // updateCaseRows, in order: id, asn, as_name, hostname, cves, severity,
-// state, reason, closed_at, updated_at, last_seen_at, last_observation_id.
-// PostgreSQL needs them spelled out: a bare parameter in VALUES is text.
+// state, reason, closed_at, updated_at, last_seen_at, last_observation_id,
+// country. PostgreSQL needs them spelled out: a bare parameter in VALUES is
+// text.
 var caseUpdateTypes = map[dialect][]string{
-	dialectPostgres: {"bigint", "bigint", "text", "text", "json", "integer", "text", "text", "timestamptz", "timestamptz", "timestamptz", "bigint"},
+	dialectPostgres: {"bigint", "bigint", "text", "text", "json", "integer", "text", "text", "timestamptz", "timestamptz", "timestamptz", "bigint", "text"},
 }
 
 // updateCaseRows writes changed cases back. On PostgreSQL many go in one
@@ -455,7 +467,7 @@ func (s *Store) updateCaseRows(ctx context.Context, tx *sql.Tx, rows []*caseRow,
 	if s.dialect == dialectSQLite {
 		update, err := tx.PrepareContext(ctx, `
 			UPDATE cases SET asn = ?, as_name = ?, hostname = ?, cves = ?, severity = ?, state = ?,
-				reason = ?, closed_at = ?, updated_at = ?, last_seen_at = ?, last_observation_id = ?
+				reason = ?, closed_at = ?, updated_at = ?, last_seen_at = ?, last_observation_id = ?, country = ?
 			WHERE id = ?`)
 		if err != nil {
 			return err
@@ -463,7 +475,7 @@ func (s *Store) updateCaseRows(ctx context.Context, tx *sql.Tx, rows []*caseRow,
 		defer update.Close()
 		for _, r := range rows {
 			if _, err := update.ExecContext(ctx, r.asn, r.asName, r.hostname, r.cves, r.severity, r.state,
-				r.reason, s.ntv(r.closed), s.tv(now), s.tv(r.lastSeen), nullID(r.lastObs), r.id); err != nil {
+				r.reason, s.ntv(r.closed), s.tv(now), s.tv(r.lastSeen), nullID(r.lastObs), r.country, r.id); err != nil {
 				return err
 			}
 		}
@@ -484,14 +496,15 @@ func (s *Store) updateCaseRows(ctx context.Context, tx *sql.Tx, rows []*caseRow,
 		args := make([]any, 0, len(chunk)*len(types))
 		for _, r := range chunk {
 			args = append(args, r.id, r.asn, r.asName, r.hostname, r.cves, r.severity, r.state, r.reason,
-				s.ntv(r.closed), s.tv(now), s.tv(r.lastSeen), nullID(r.lastObs))
+				s.ntv(r.closed), s.tv(now), s.tv(r.lastSeen), nullID(r.lastObs), r.country)
 		}
 		values := strings.TrimSuffix(strings.Repeat(tuple.String()+", ", len(chunk)), ", ")
 		// VALUES columns are column1, column2, … in both dialects.
 		if _, err := tx.ExecContext(ctx, s.q(`
 			UPDATE cases SET asn = v.column2, as_name = v.column3, hostname = v.column4, cves = v.column5,
 				severity = v.column6, state = v.column7, reason = v.column8, closed_at = v.column9,
-				updated_at = v.column10, last_seen_at = v.column11, last_observation_id = v.column12
+				updated_at = v.column10, last_seen_at = v.column11, last_observation_id = v.column12,
+				country = v.column13
 			FROM (VALUES `+values+`) AS v
 			WHERE cases.id = v.column1`), args...); err != nil {
 			return err
@@ -513,6 +526,9 @@ func (r *caseRow) apply(in caseIn) (reopened bool) {
 	if in.asn != 0 || in.asName != "" {
 		r.asn, r.asName = in.asn, in.asName
 	}
+	if in.country != "" {
+		r.country = in.country
+	}
 	r.cves, r.severity = in.cves, in.severity
 	r.lastSeen = in.observedAt
 	if in.observationID != 0 {
@@ -525,7 +541,7 @@ func (r *caseRow) apply(in caseIn) (reopened bool) {
 		r.state, r.reason, r.closed = CaseReopened, why, time.Time{}
 		reopened = true
 	}
-	if r.hostname != before.hostname || r.asn != before.asn || r.asName != before.asName || r.cves != before.cves ||
+	if r.hostname != before.hostname || r.asn != before.asn || r.asName != before.asName || r.country != before.country || r.cves != before.cves ||
 		r.severity != before.severity || !r.lastSeen.Equal(before.lastSeen) || r.lastObs != before.lastObs ||
 		r.state != before.state {
 		r.dirty = true
@@ -657,7 +673,7 @@ func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, ts []CaseTransitio
 
 const caseColumns = `c.id, c.org_id, COALESCE(o.key, ''), c.asn, c.as_name, c.ip, c.port, c.hostname,
 	c.problem, c.cves, c.severity, c.state, c.reason, c.opened_at, c.updated_at, c.closed_at,
-	c.last_seen_at, c.last_observation_id, c.ticket`
+	c.last_seen_at, c.last_observation_id, c.ticket, c.country`
 
 const caseFrom = ` FROM cases c LEFT JOIN organisations o ON o.id = c.org_id`
 
@@ -670,7 +686,7 @@ func scanCase(row rowScanner) (Case, error) {
 		opened, updated, closed, lastSee dbTime
 	)
 	err := row.Scan(&c.ID, &org, &c.OrgKey, &asn, &c.ASName, &ip, &port, &c.Hostname, &c.Problem, &cves,
-		&severity, &c.State, &c.Reason, &opened, &updated, &closed, &lastSee, &lastObs, &c.Ticket)
+		&severity, &c.State, &c.Reason, &opened, &updated, &closed, &lastSee, &lastObs, &c.Ticket, &c.Country)
 	if err != nil {
 		return Case{}, err
 	}
@@ -716,11 +732,18 @@ type CaseFilter struct {
 // first (by id), so paging is stable.
 func (s *Store) ListCases(ctx context.Context, f CaseFilter) ([]Case, error) {
 	from := caseFrom
-	if f.OrgKey != "" && !f.Unowned && s.dialect == dialectSQLite {
+	switch {
+	case s.dialect != dialectSQLite || f.Endpoint.Addr().IsValid() || f.Unowned:
+	case f.OrgKey != "":
 		// SQLite's planner, without statistics, prefers cases_state and
 		// then reads every open case once per organisation (a notify plan
 		// or the replay asks per organisation): name the right index.
 		from = ` FROM cases c INDEXED BY cases_org_state LEFT JOIN organisations o ON o.id = c.org_id`
+	default:
+		// Walk the cases in list order, the state read from the index, and
+		// stop after the page: the state index would sort every case of the
+		// states first (12,000 active cases: 40 ms against 10 ms).
+		from = ` FROM cases c INDEXED BY cases_severity LEFT JOIN organisations o ON o.id = c.org_id`
 	}
 	query := `SELECT ` + caseColumns + from + ` WHERE 1 = 1`
 	var args []any
@@ -842,14 +865,14 @@ func (s *Store) OpenCaseEndpoints(ctx context.Context) ([]netip.AddrPort, error)
 
 // OrgTimeToFix summarises how fast one organisation fixes its cases.
 type OrgTimeToFix struct {
-	OrgKey string // "" for unowned endpoints
-	Cases  int    // all cases
-	Open   int    // cases not closed
+	OrgKey string `json:"org_key"` // "" for unowned endpoints
+	Cases  int    `json:"cases"`   // all cases
+	Open   int    `json:"open"`    // cases not closed
 	// Remediations counts open→remediated episodes (a case reopened and
 	// fixed again counts twice); Median is their median duration, from the
-	// opening (or reopening) to the remediation.
-	Remediations int
-	Median       time.Duration
+	// opening (or reopening) to the remediation, in nanoseconds in JSON.
+	Remediations int           `json:"remediations"`
+	Median       time.Duration `json:"median_ns"`
 }
 
 // TimeToFix returns per organisation (ordered by key, unowned first) the
@@ -957,4 +980,19 @@ func median(d []time.Duration) time.Duration {
 		return d[m]
 	}
 	return d[m-1] + (d[m]-d[m-1])/2
+}
+
+// countryCode returns an ISO 3166-1 alpha-2 code in upper case, or "" for
+// anything else (the value comes from lookup tables and registries).
+func countryCode(s string) string {
+	if len(s) != 2 {
+		return ""
+	}
+	b := []byte(strings.ToUpper(s))
+	for _, c := range b {
+		if c < 'A' || c > 'Z' {
+			return ""
+		}
+	}
+	return string(b)
 }

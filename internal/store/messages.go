@@ -48,41 +48,42 @@ const (
 // Attachment is a file sent with a message (the recipient's host list as
 // CSV, typically).
 type Attachment struct {
-	Filename    string
-	ContentType string
-	Data        []byte
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Data        []byte `json:"data"`
 }
 
 // Message is one notification e-mail in the outbox.
 type Message struct {
-	ID int64 // set by the store
+	ID int64 `json:"id"` // set by the store
 	// Ticket is YYYYMMDD-NNNNNNNN, unique forever. EnqueueMessage allocates
 	// one when it is empty; to put the ticket into the subject or body,
 	// allocate it first with NewTicket.
-	Ticket string
+	Ticket string `json:"ticket"`
 	// OrgKey is the recipient organisation ("" for a message to an
 	// address that belongs to no organisation, e.g. an AS abuse contact).
-	OrgKey string
+	OrgKey string `json:"org_key,omitempty"`
 	// To and CC are copied at enqueue time: the organisation's addresses
 	// may change later, the message keeps whom it was for.
-	To, CC      []string
-	Subject     string
-	BodyText    string
-	BodyHTML    string // "" for text only
-	Attachments []Attachment
-	CaseIDs     []int64 // the cases the message reports
+	To          []string     `json:"to"`
+	CC          []string     `json:"cc,omitempty"`
+	Subject     string       `json:"subject"`
+	BodyText    string       `json:"body_text"`
+	BodyHTML    string       `json:"body_html,omitempty"` // "" for text only
+	Attachments []Attachment `json:"attachments,omitempty"`
+	CaseIDs     []int64      `json:"case_ids"` // the cases the message reports
 	// Severity is the highest severity of its cases (suppression window).
-	Severity int
+	Severity int `json:"severity"`
 
 	// Set by the store.
-	State         string
-	Attempts      int // claims so far, including one that crashed
-	NextAttemptAt time.Time
-	LastError     string
-	CreatedAt     time.Time
-	ClaimedAt     time.Time // last claim; zero if never claimed
-	SentAt        time.Time
-	SMTPMessageID string
+	State         string    `json:"state"`
+	Attempts      int       `json:"attempts"` // claims so far, including one that crashed
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	LastError     string    `json:"last_error,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	ClaimedAt     time.Time `json:"claimed_at,omitzero"` // last claim; zero if never claimed
+	SentAt        time.Time `json:"sent_at,omitzero"`
+	SMTPMessageID string    `json:"smtp_message_id,omitempty"`
 }
 
 // Caps for what a message may hold; far above what a notification needs,

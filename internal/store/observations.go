@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -58,7 +59,15 @@ type obsRow struct {
 	exchange, buildExact                                           bool
 	record                                                         sql.NullString
 	observedAt                                                     time.Time
+	// compromised: the record lists at least one web shell.
+	compromised bool
 }
+
+// webshellMarker finds a record with at least one web shell. Records are
+// written by encoding/json (no space after ':' or '['), and the scanner
+// lists only the shells it found, so a non-empty list starts with "[{".
+// Migration 00006 sets the column of older rows with the same text.
+var webshellMarker = []byte(`"webshells":[{`)
 
 func toRow(o Observation, now time.Time) (obsRow, error) {
 	r := obsRow{
@@ -89,6 +98,7 @@ func toRow(o Observation, now time.Time) (obsRow, error) {
 			return obsRow{}, fmt.Errorf("%w: record of %s:%d is not valid JSON", ErrInvalid, r.ip.String, o.Port)
 		}
 		r.record = sql.NullString{String: string(o.Record), Valid: true}
+		r.compromised = bytes.Contains(o.Record, webshellMarker)
 	}
 	if o.ObservedAt.IsZero() {
 		r.observedAt = now

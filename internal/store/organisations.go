@@ -12,17 +12,19 @@ import (
 // Organisation is a recipient of notifications: an entry of the
 // constituency file, or an owner found by lookup.
 type Organisation struct {
-	ID int64 // set by the store
+	ID int64 `json:"id"` // set by the store
 	// Key is the organisation's stable name (in the constituency file); it
 	// is what upserts match on and what the rest of the API takes.
-	Key      string
-	Name     string
-	To, CC   []string // e-mail addresses
-	Language string   // e.g. "en", "de"; "" for the default template
+	Key      string   `json:"key"`
+	Name     string   `json:"name"`
+	To       []string `json:"to"` // e-mail addresses
+	CC       []string `json:"cc,omitempty"`
+	Language string   `json:"language,omitempty"` // e.g. "en", "de"; "" for the default template
 	// CreatedAt and UpdatedAt are set by the store. UpdatedAt only moves
 	// when an upsert changed something, so re-importing the same
 	// constituency file every day leaves it alone.
-	CreatedAt, UpdatedAt time.Time
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Caps for organisation fields (they come from files and lookups).

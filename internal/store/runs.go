@@ -90,32 +90,67 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status string, counts j
 	if err != nil {
 		return fmt.Errorf("run counts: %w", err)
 	}
-	return s.updateRun(ctx, id,
-		`UPDATE scan_runs SET status = ?, finished_at = ?, counts = ? WHERE id = ?`,
-		status, s.tv(s.now()), c, id)
+	// The status and the dashboard's counts of the run change together: a
+	// finished run's counts are read from run_stats from now on.
+	return s.runTx(ctx, func(tx *sql.Tx) error {
+		if err := updateRunTx(ctx, s, tx, id,
+			`UPDATE scan_runs SET status = ?, finished_at = ?, counts = ? WHERE id = ?`,
+			status, s.tv(s.now()), c, id); err != nil {
+			return err
+		}
+		_, _, err := s.saveRunStatsTx(ctx, tx, id)
+		return err
+	})
 }
 
 // ResumeRun puts a run back to running so a scanner can continue it; the
 // scanner then skips DoneEndpoints. Counts from an earlier finish are kept
-// until the next FinishRun replaces them.
+// until the next FinishRun replaces them; the dashboard's stored counts are
+// dropped, since the run is counted live again.
 func (s *Store) ResumeRun(ctx context.Context, id int64) error {
-	return s.updateRun(ctx, id,
-		`UPDATE scan_runs SET status = ?, finished_at = NULL WHERE id = ?`, StatusRunning, id)
+	return s.runTx(ctx, func(tx *sql.Tx) error {
+		if err := updateRunTx(ctx, s, tx, id,
+			`UPDATE scan_runs SET status = ?, finished_at = NULL WHERE id = ?`, StatusRunning, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM run_stats WHERE run_id = ?`), id); err != nil {
+			return s.explain(fmt.Errorf("resuming run %d: %w", id, err))
+		}
+		return nil
+	})
 }
 
-func (s *Store) updateRun(ctx context.Context, id int64, query string, args ...any) error {
-	res, err := s.w.ExecContext(ctx, s.q(query), args...)
-	if err != nil {
-		return s.explain(fmt.Errorf("updating run %d: %w", id, err))
-	}
-	n, err := res.RowsAffected()
+// runTx runs fn in one write transaction.
+func (s *Store) runTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return s.explain(err)
 	}
-	if n == 0 {
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return s.explain(tx.Commit())
+}
+
+// updateRunTx runs one UPDATE of run id; ErrNotFound if no run has it.
+func updateRunTx(ctx context.Context, s *Store, tx interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, id int64, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, s.q(query), args...)
+	if err != nil {
+		return s.explain(fmt.Errorf("updating run %d: %w", id, err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.explain(err)
+	} else if n == 0 {
 		return fmt.Errorf("run %d: %w", id, ErrNotFound)
 	}
 	return nil
+}
+
+func (s *Store) updateRun(ctx context.Context, id int64, query string, args ...any) error {
+	return updateRunTx(ctx, s, s.w, id, query, args...)
 }
 
 // runColumns is shared by GetRun and ListRuns so scanRun sees one layout.

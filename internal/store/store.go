@@ -214,6 +214,9 @@ const (
 // explain turns driver errors that users hit when pointing --db at the wrong
 // place into messages that say what to do.
 func (s *Store) explain(err error) error {
+	if err == nil {
+		return nil
+	}
 	if s.dialect == dialectPostgres {
 		return s.explainPostgres(err)
 	}

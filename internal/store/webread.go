@@ -6,145 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
 	"time"
 )
 
 // Read helpers for the dashboard (internal/web). Each is one indexed query,
 // so a page costs a few milliseconds whatever the size of the database.
-
-// RunCurve is one scan run's counts for the remediation curve.
-type RunCurve struct {
-	RunID     int64
-	StartedAt time.Time
-	// FirstObserved is the earliest observation time of the run (zero if it
-	// has none): an imported or replayed run is dated by its data, not by
-	// when it was loaded.
-	FirstObserved time.Time
-	Status        string
-	Observations  int64
-	// Exchange endpoints seen, and how many of them were vulnerable,
-	// patched, undetermined, and showed a web shell (compromised).
-	Exchange, Vulnerable, Patched, Undetermined, Compromised int64
-}
-
-// webshellPattern finds records with at least one web shell. Records are
-// written by encoding/json, which puts no space after ':' or '['; the text
-// of a PostgreSQL json column is kept as written. A LIKE keeps the query
-// portable (the two dialects have different JSON functions).
-const webshellPattern = `%"webshells":[{%`
-
-// RunCurves returns the counts of the newest limit runs (limit <= 0: all),
-// oldest first, ready to draw.
-func (s *Store) RunCurves(ctx context.Context, limit int) ([]RunCurve, error) {
-	query, args := s.pageClause(runCurveQuery(""), []any{true, webshellPattern}, limit, 0)
-	return s.runCurves(ctx, query, args)
-}
-
-// RunCurveOf returns the counts of one run (ErrNotFound when there is none).
-// A finished run's counts never change, so callers can keep them: the
-// dashboard asks only for runs it has not seen finished.
-func (s *Store) RunCurveOf(ctx context.Context, id int64) (RunCurve, error) {
-	out, err := s.runCurves(ctx, runCurveQuery("WHERE r.id = ?"), []any{true, webshellPattern, id})
-	if err != nil {
-		return RunCurve{}, err
-	}
-	if len(out) == 0 {
-		return RunCurve{}, fmt.Errorf("run %d: %w", id, ErrNotFound)
-	}
-	return out[0], nil
-}
-
-// RunStatuses lists the newest limit runs' ids and statuses, newest first:
-// cheap, no observation is read.
-func (s *Store) RunStatuses(ctx context.Context, limit int) ([]RunCurve, error) {
-	query, args := s.pageClause(`SELECT id, status FROM scan_runs ORDER BY id DESC`, nil, limit, 0)
-	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, s.explain(fmt.Errorf("listing runs: %w", err))
-	}
-	defer rows.Close()
-	var out []RunCurve
-	for rows.Next() {
-		var c RunCurve
-		if err := rows.Scan(&c.RunID, &c.Status); err != nil {
-			return nil, s.explain(err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
-func runCurveQuery(where string) string {
-	return `
-		SELECT r.id, r.started_at, r.status, MIN(o.observed_at), COUNT(o.id),
-			COALESCE(SUM(CASE WHEN o.exchange = ? THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN o.verdict = 'vulnerable' THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN o.verdict = 'patched' THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN o.verdict = 'undetermined' THEN 1 ELSE 0 END), 0),
-			COALESCE(SUM(CASE WHEN CAST(o.record AS TEXT) LIKE ? THEN 1 ELSE 0 END), 0)
-		FROM scan_runs r LEFT JOIN observations o ON o.run_id = r.id
-		` + where + `
-		GROUP BY r.id, r.started_at, r.status
-		ORDER BY r.id DESC`
-}
-
-func (s *Store) runCurves(ctx context.Context, query string, args []any) ([]RunCurve, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, s.explain(fmt.Errorf("reading run curves: %w", err))
-	}
-	defer rows.Close()
-	var out []RunCurve
-	for rows.Next() {
-		var c RunCurve
-		var started, first dbTime
-		if err := rows.Scan(&c.RunID, &started, &c.Status, &first, &c.Observations, &c.Exchange,
-			&c.Vulnerable, &c.Patched, &c.Undetermined, &c.Compromised); err != nil {
-			return nil, s.explain(fmt.Errorf("reading run curves: %w", err))
-		}
-		c.StartedAt, c.FirstObserved = started.T, first.T
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.explain(fmt.Errorf("reading run curves: %w", err))
-	}
-	slices.Reverse(out)
-	return out, nil
-}
-
-// ProductCount is the number of Exchange observations of a run with one
-// product, CU and verdict.
-type ProductCount struct {
-	Product, CU, Verdict string
-	Count                int64
-}
-
-// ProductBreakdown counts a run's Exchange observations by product, CU and
-// verdict, largest groups first.
-func (s *Store) ProductBreakdown(ctx context.Context, runID int64) ([]ProductCount, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`
-		SELECT product, cu, verdict, COUNT(*) FROM observations
-		WHERE run_id = ? AND exchange = ?
-		GROUP BY product, cu, verdict
-		ORDER BY COUNT(*) DESC, product, cu, verdict`), runID, true)
-	if err != nil {
-		return nil, s.explain(fmt.Errorf("counting products of run %d: %w", runID, err))
-	}
-	defer rows.Close()
-	var out []ProductCount
-	for rows.Next() {
-		var p ProductCount
-		if err := rows.Scan(&p.Product, &p.CU, &p.Verdict, &p.Count); err != nil {
-			return nil, s.explain(err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.explain(fmt.Errorf("counting products of run %d: %w", runID, err))
-	}
-	return out, nil
-}
 
 // EndpointObservations returns up to limit observations of one endpoint
 // across runs (limit <= 0: all), newest run first. It uses the ip index.
@@ -216,4 +82,57 @@ func (s *Store) CountWebTokens(ctx context.Context) (int64, error) {
 		return 0, s.explain(fmt.Errorf("counting web tokens: %w", err))
 	}
 	return n, nil
+}
+
+// CaseGroup counts the active cases (open, notified, persisting, reopened)
+// of one country or one network.
+type CaseGroup struct {
+	// Key is the country code or the AS number as text ("" / "0": unknown);
+	// Name is the AS name (empty for countries).
+	Key         string `json:"key"`
+	Name        string `json:"name,omitempty"`
+	Cases       int64  `json:"cases"`
+	Compromised int64  `json:"compromised"`
+}
+
+// ActiveCasesBy counts active cases by "country" or by "asn", largest
+// groups first, at most limit groups (<= 0: all). It reads the active cases
+// through the state index: a few thousand rows, not every case.
+func (s *Store) ActiveCasesBy(ctx context.Context, by string, limit int) ([]CaseGroup, error) {
+	var key, name string
+	switch by {
+	case "country":
+		key, name = "country", "''"
+	case "asn":
+		key, name = "CAST(asn AS TEXT)", "MAX(as_name)"
+	default:
+		return nil, fmt.Errorf("%w: cases by %q (want country or asn)", ErrInvalid, by)
+	}
+	args := make([]any, 0, len(activeStates)+2)
+	args = append(args, ProblemCompromised)
+	for _, st := range activeStates {
+		args = append(args, st)
+	}
+	query, args := s.pageClause(`
+		SELECT `+key+`, `+name+`, COUNT(*), COALESCE(SUM(CASE WHEN problem = ? THEN 1 ELSE 0 END), 0)
+		FROM cases WHERE state IN `+inList(len(activeStates))+`
+		GROUP BY `+key+`
+		ORDER BY COUNT(*) DESC, `+key, args, limit, 0)
+	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, s.explain(fmt.Errorf("counting cases by %s: %w", by, err))
+	}
+	defer rows.Close()
+	out := []CaseGroup{}
+	for rows.Next() {
+		var g CaseGroup
+		if err := rows.Scan(&g.Key, &g.Name, &g.Cases, &g.Compromised); err != nil {
+			return nil, s.explain(fmt.Errorf("counting cases by %s: %w", by, err))
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.explain(fmt.Errorf("counting cases by %s: %w", by, err))
+	}
+	return out, nil
 }

@@ -192,16 +192,16 @@ func (w *ObservationWriter) onTimer() {
 // statement is a network round trip, and one row per statement capped the
 // writer at about 9,500 rows/s on loopback.
 const (
-	upsertColumns = 15
+	upsertColumns = 16
 	upsertChunk   = 100
 	upsertInsert  = `INSERT INTO observations (run_id, target, ip, port, hostname, exchange, product,
-		build, build_exact, cu, update_name, verdict, error, record, observed_at)
+		build, build_exact, cu, update_name, verdict, error, record, observed_at, compromised)
 	VALUES `
 	upsertSet = ` DO UPDATE SET target = excluded.target, hostname = excluded.hostname,
 		exchange = excluded.exchange, product = excluded.product, build = excluded.build,
 		build_exact = excluded.build_exact, cu = excluded.cu, update_name = excluded.update_name,
 		verdict = excluded.verdict, error = excluded.error, record = excluded.record,
-		observed_at = excluded.observed_at`
+		observed_at = excluded.observed_at, compromised = excluded.compromised`
 	conflictIP   = ` ON CONFLICT (run_id, ip, port)`
 	conflictNoIP = ` ON CONFLICT (run_id, target, port) WHERE ip IS NULL`
 )
@@ -321,7 +321,7 @@ func (w *ObservationWriter) commitOnce(ctx context.Context) (err error) {
 			}
 			seen[k] = struct{}{}
 			args = append(args, w.runID, r.target, r.ip, r.port, r.hostname, r.exchange,
-				r.product, r.build, r.buildExact, r.cu, r.update, r.verdict, r.errText, r.record, w.s.tv(r.observedAt))
+				r.product, r.build, r.buildExact, r.cu, r.update, r.verdict, r.errText, r.record, w.s.tv(r.observedAt), r.compromised)
 		}
 		n := end - start
 		if n == upsertChunk && w.s.dialect == dialectSQLite {

@@ -35,31 +35,12 @@ type CurvePoint struct {
 // scan its constituency more than a few hundred times.
 const maxRuns = 500
 
-// curve reads each run's counts once it is finished and keeps them: a
-// finished run does not change, and counting a run means reading every
-// record of it (the web-shell count looks into the JSON).
+// curve reads the newest runs' counts: one row each for a finished run
+// (the store keeps them), a count over an index for a running one.
 func (s *Server) curve(ctx context.Context) ([]CurvePoint, error) {
-	ids, err := s.st.RunStatuses(ctx, maxRuns)
+	runs, err := s.st.RunCurves(ctx, maxRuns)
 	if err != nil {
 		return nil, err
-	}
-	runs := make([]store.RunCurve, 0, len(ids))
-	for i := len(ids) - 1; i >= 0; i-- { // oldest first
-		id := ids[i]
-		s.curveMu.Lock()
-		c, ok := s.curveCache[id.RunID]
-		s.curveMu.Unlock()
-		if !ok || c.Status != id.Status {
-			if c, err = s.st.RunCurveOf(ctx, id.RunID); err != nil {
-				return nil, err
-			}
-			if c.Status != "running" {
-				s.curveMu.Lock()
-				s.curveCache[id.RunID] = c
-				s.curveMu.Unlock()
-			}
-		}
-		runs = append(runs, c)
 	}
 	out := make([]CurvePoint, len(runs))
 	for i, r := range runs {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -115,7 +116,23 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if data["Countries"], data["Networks"], err = s.caseGroups(ctx); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, "overview", http.StatusOK, data)
+}
+
+// topGroups bounds the country and network tables of the overview.
+const topGroups = 20
+
+// caseGroups counts the active cases by country and by network.
+func (s *Server) caseGroups(ctx context.Context) (countries, networks []store.CaseGroup, err error) {
+	if countries, err = s.st.ActiveCasesBy(ctx, "country", topGroups); err != nil {
+		return nil, nil, err
+	}
+	networks, err = s.st.ActiveCasesBy(ctx, "asn", topGroups)
+	return countries, networks, err
 }
 
 func (s *Server) casesData(r *http.Request, q caseQuery) (map[string]any, error) {
@@ -314,33 +331,30 @@ func (s *Server) apiBreakdown(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	runID, _ := strconv.ParseInt(r.URL.Query().Get("run"), 10, 64)
 	if runID == 0 {
-		runs, err := s.st.ListRuns(ctx, 1)
+		runs, err := s.st.RunCurves(ctx, 1)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if len(runs) == 0 {
-			writeJSON(w, http.StatusOK, map[string]any{"run_id": 0, "products": []any{}})
+		if len(runs) > 0 {
+			runID = runs[0].RunID
+		}
+	}
+	pb := []store.ProductCount{}
+	if runID != 0 {
+		var err error
+		if pb, err = s.st.ProductBreakdown(ctx, runID); err != nil {
+			s.fail(w, r, err)
 			return
 		}
-		runID = runs[0].ID
 	}
-	pb, err := s.st.ProductBreakdown(ctx, runID)
+	countries, networks, err := s.caseGroups(ctx)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	type row struct {
-		Product string `json:"product"`
-		CU      string `json:"cu"`
-		Verdict string `json:"verdict"`
-		Count   int64  `json:"count"`
-	}
-	out := make([]row, len(pb))
-	for i, p := range pb {
-		out[i] = row{p.Product, p.CU, p.Verdict, p.Count}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"run_id": runID, "products": out})
+	writeJSON(w, http.StatusOK, map[string]any{"run_id": runID, "products": pb,
+		"active_cases_by_country": countries, "active_cases_by_as": networks})
 }
 
 func (s *Server) apiCases(w http.ResponseWriter, r *http.Request) {

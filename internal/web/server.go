@@ -49,7 +49,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/exsweep/exsweep/internal/store"
@@ -89,9 +88,6 @@ type Server struct {
 	handler  http.Handler
 	logins   loginLimiter // failed logins per client
 	uses     tokenUses    // when each token's last use was written
-
-	curveMu    sync.Mutex
-	curveCache map[int64]store.RunCurve // finished runs
 }
 
 // New builds the dashboard over st.
@@ -106,8 +102,7 @@ func New(st *store.Store, opts Options) (*Server, error) {
 		opts.PageSize = 50
 	}
 	opts.PageSize = min(opts.PageSize, 500)
-	s := &Server{st: st, opts: opts, log: opts.Logger, now: opts.Now, sessions: sessions{m: map[string]*session{}},
-		curveCache: map[int64]store.RunCurve{}}
+	s := &Server{st: st, opts: opts, log: opts.Logger, now: opts.Now, sessions: sessions{m: map[string]*session{}}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

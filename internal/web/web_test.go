@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/exsweep/exsweep/internal/lab"
 	"github.com/exsweep/exsweep/internal/store"
 )
@@ -486,5 +488,68 @@ func TestPageTime(t *testing.T) {
 		// A log, not an assertion: timings belong to benchmarks, and this
 		// machine is shared (the README quotes a quiet run).
 		t.Logf("%-28s %v", p, time.Since(start)/n)
+	}
+}
+
+// TestAPIBreakdownAndFieldNames: /api/breakdown gives the newest run's
+// products and the active cases by country and network, matching the
+// store; case objects use snake_case names, as API.md documents.
+func TestAPIBreakdownAndFieldNames(t *testing.T) {
+	f := newFixture(t, 1.0/4000)
+	apiGet := func(path string, v any) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+f.ro)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s %s", path, resp.Status, b)
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	var bd struct {
+		RunID     int64                `json:"run_id"`
+		Products  []store.ProductCount `json:"products"`
+		Countries []store.CaseGroup    `json:"active_cases_by_country"`
+		Networks  []store.CaseGroup    `json:"active_cases_by_as"`
+	}
+	apiGet("/api/breakdown", &bd)
+	ctx := context.Background()
+	runs, _ := f.st.RunCurves(ctx, 1)
+	wantPB, _ := f.st.ProductBreakdown(ctx, runs[0].RunID)
+	wantC, _ := f.st.ActiveCasesBy(ctx, "country", topGroups)
+	wantN, _ := f.st.ActiveCasesBy(ctx, "asn", topGroups)
+	if bd.RunID != runs[0].RunID || !cmp.Equal(bd.Products, wantPB) || !cmp.Equal(bd.Countries, wantC) ||
+		!cmp.Equal(bd.Networks, wantN) {
+		t.Errorf("breakdown = %+v; want run %d, %+v, %+v, %+v", bd, runs[0].RunID, wantPB, wantC, wantN)
+	}
+	if len(bd.Countries) == 0 || bd.Countries[0].Key == "" || len(bd.Networks) == 0 {
+		t.Errorf("the replay's open cases have no countries or networks: %+v", bd)
+	}
+
+	var cases map[string]any
+	raw := apiGet("/api/cases?per_page=5", &cases)
+	for _, k := range []string{`"id":`, `"org_key":`, `"endpoint":`, `"state":`, `"country":`, `"opened_at":`} {
+		if !strings.Contains(raw, k) {
+			t.Errorf("/api/cases has no %s: %s", k, raw)
+		}
+	}
+	for _, k := range []string{`"ID":`, `"OrgKey":`, `"State":`} {
+		if strings.Contains(raw, k) {
+			t.Errorf("/api/cases uses the Go name %s", k)
+		}
+	}
+
+	c := f.login(t, f.ro)
+	_, body := get(t, c, f.srv.URL+"/")
+	if !strings.Contains(body, "Open cases by country") || !strings.Contains(body, "<td>"+bd.Countries[0].Key+"</td>") {
+		t.Error("overview has no country breakdown")
 	}
 }
