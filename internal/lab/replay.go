@@ -178,6 +178,11 @@ func Replay(ctx context.Context, st *store.Store, scenario string, opts ReplayOp
 		return fmt.Errorf("replay: scale %g leaves %d servers (need 10)", scale, universe)
 	}
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x6d617263682d3231))
+	// The store dates runs, case changes and messages by this clock, so the
+	// dashboard shows March 2021 throughout, not the day of the replay.
+	clock := March2021RunDates[0]
+	st.SetClock(func() time.Time { return clock })
+	defer st.SetClock(nil)
 
 	// Organisations: about one per 25 servers; a tenth of the servers
 	// belong to nobody (only their AS is known).
@@ -228,6 +233,7 @@ func Replay(ctx context.Context, st *store.Store, scenario string, opts ReplayOp
 	notifiedAfter := 1 // messages go out after the second run
 	for ri, date := range March2021RunDates {
 		target := int(math.Round(March2021Vulnerable(date) * scale))
+		clock = date
 		runID, err := st.CreateRun(ctx, store.RunInfo{Args: []string{"lab", "--replay", scenario}, KBDate: "2021-03-02", TargetsTotal: int64(len(hosts))})
 		if err != nil {
 			return err
@@ -274,6 +280,7 @@ func Replay(ctx context.Context, st *store.Store, scenario string, opts ReplayOp
 		if err := w.Close(ctx); err != nil {
 			return err
 		}
+		clock = date.Add(time.Duration(len(hosts)) * 500 * time.Millisecond)
 		if err := st.FinishRun(ctx, runID, store.StatusDone, nil); err != nil {
 			return err
 		}
@@ -281,7 +288,8 @@ func Replay(ctx context.Context, st *store.Store, scenario string, opts ReplayOp
 			return err
 		}
 		if ri == notifiedAfter {
-			if err := sendReplayMessages(ctx, st, orgs, rng); err != nil {
+			clock = clock.Add(time.Hour) // the messages go out an hour after the run
+			if err := sendReplayMessages(ctx, st, orgs, rng, clock); err != nil {
 				return err
 			}
 		}
@@ -376,7 +384,7 @@ func applyCases(ctx context.Context, st *store.Store, hosts []*replayHost, upser
 // sendReplayMessages notifies about four in five organisations of their
 // open cases: enqueue, claim, mark sent (which moves the cases to notified
 // and gives them the ticket), as `exsweep notify send` would.
-func sendReplayMessages(ctx context.Context, st *store.Store, orgs []store.Organisation, rng *rand.Rand) error {
+func sendReplayMessages(ctx context.Context, st *store.Store, orgs []store.Organisation, rng *rand.Rand, now time.Time) error {
 	for _, o := range orgs {
 		if rng.IntN(5) == 0 {
 			continue
@@ -404,7 +412,7 @@ func sendReplayMessages(ctx context.Context, st *store.Store, orgs []store.Organ
 		}
 	}
 	for {
-		m, ok, err := st.ClaimNext(ctx, time.Now().Add(time.Hour))
+		m, ok, err := st.ClaimNext(ctx, now)
 		if err != nil {
 			return err
 		}

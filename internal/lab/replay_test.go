@@ -58,6 +58,21 @@ func TestReplayMarch2021FollowsPublishedCurve(t *testing.T) {
 	if last.Compromised == 0 || last.Undetermined == 0 {
 		t.Errorf("last run %+v: want compromised and undetermined endpoints", last)
 	}
+	// Everything is dated in March 2021, not on the day of the replay.
+	for _, c := range curves {
+		if c.StartedAt.Year() != 2021 || c.StartedAt.Month() != 3 {
+			t.Errorf("run %d started %v; want March 2021", c.RunID, c.StartedAt)
+		}
+	}
+	msgs, err := st.Messages(ctx, store.MessageFilter{Limit: 1000})
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("messages: %d, %v", len(msgs), err)
+	}
+	for _, m := range msgs {
+		if m.SentAt.Year() != 2021 || m.SentAt.Month() != 3 || m.Ticket[:6] != "202103" {
+			t.Errorf("message %s sent %v; want March 2021", m.Ticket, m.SentAt)
+		}
+	}
 
 	// Records decode as the scanner's record shape.
 	obs, err := st.Observations(ctx, curves[0].RunID, store.ObservationFilter{Limit: 5})
@@ -79,7 +94,7 @@ func TestReplayMarch2021FollowsPublishedCurve(t *testing.T) {
 	if len(open) != int(last.Vulnerable) || len(fixed) < 800 {
 		t.Errorf("%d active, %d remediated vulnerable cases; want %d active, most remediated", len(open), len(fixed), last.Vulnerable)
 	}
-	msgs, err := st.Messages(ctx, store.MessageFilter{States: []string{store.MessageSent}})
+	msgs, err = st.Messages(ctx, store.MessageFilter{States: []string{store.MessageSent}})
 	if err != nil || len(msgs) == 0 {
 		t.Errorf("sent messages: %d, %v", len(msgs), err)
 	}

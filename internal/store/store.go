@@ -156,6 +156,17 @@ func (s *Store) prepare(ctx context.Context) error {
 	return s.migrate(ctx)
 }
 
+// SetClock makes the store date what it writes by now instead of the wall
+// clock (nil restores the wall clock). It is for replays and imports that
+// record the past in a store nobody else uses at the time: it is not safe
+// while other goroutines use the store.
+func (s *Store) SetClock(now func() time.Time) {
+	if now == nil {
+		now = time.Now
+	}
+	s.now = now
+}
+
 // Close releases both handles. Close every ObservationWriter first: rows it
 // still buffers are not committed by Store.Close.
 func (s *Store) Close() error {
