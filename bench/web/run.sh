@@ -30,7 +30,7 @@ if [ ! -s "$db" ]; then
 fi
 sqlite3 "$db" 'SELECT (SELECT COUNT(DISTINCT ip) FROM observations) || " endpoints, " ||
   (SELECT COUNT(*) FROM observations) || " observations, " || (SELECT COUNT(*) FROM cases) || " cases, " ||
-  (SELECT COUNT(*) FROM organisations) || " organisations"' 2>/dev/null >&2 || true
+  (SELECT COUNT(*) FROM organisations) || " organisations"' >&2 2>/dev/null || true
 
 raw="$out/web-bench.txt"
 EXSWEEP_BENCH_DB="$PWD/$db" go test -run '^$' -bench Pages -benchtime 20x -count "$count" ./internal/web/ | tee "$raw" >&2

@@ -204,12 +204,12 @@ func (s *Server) requireAuth(next http.HandlerFunc) http.Handler {
 			// The store could not say whether the token is valid: refuse,
 			// but do not send a logged-in user to the login page.
 			s.log.Error("web: authenticating", "path", r.URL.Path, "err", err)
-			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			refuse(w, r, http.StatusServiceUnavailable, "store unavailable")
 			return
 		}
 		if err != nil {
 			if isAPI(r) || r.Method != http.MethodGet {
-				http.Error(w, "login required", http.StatusUnauthorized)
+				refuse(w, r, http.StatusUnauthorized, "login required")
 				return
 			}
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -218,16 +218,26 @@ func (s *Server) requireAuth(next http.HandlerFunc) http.Handler {
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 			if p.sess != nil && !checkCSRF(r, p.sess) {
-				http.Error(w, "missing or wrong CSRF token", http.StatusForbidden)
+				refuse(w, r, http.StatusForbidden, "missing or wrong CSRF token")
 				return
 			}
 			if p.readOnly && r.URL.Path != "/logout" {
-				http.Error(w, "read-only access", http.StatusForbidden)
+				refuse(w, r, http.StatusForbidden, "read-only access")
 				return
 			}
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
 	})
+}
+
+// refuse answers an API request with the documented {"error": …} and a
+// page request with plain text.
+func refuse(w http.ResponseWriter, r *http.Request, code int, msg string) {
+	if isAPI(r) {
+		writeJSON(w, code, map[string]string{"error": msg})
+		return
+	}
+	http.Error(w, msg, code)
 }
 
 func isAPI(r *http.Request) bool { return len(r.URL.Path) >= 5 && r.URL.Path[:5] == "/api/" }
