@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -203,4 +204,18 @@ func (e *env) openOutput(path string) (io.Writer, func() error, error) {
 		return nil, nil, fmt.Errorf("%w: -o: %v", ErrUsage, err)
 	}
 	return f, f.Close, nil
+}
+
+// probeGCPercent is the garbage collector's target (GOGC) for the commands
+// that hold thousands of TLS connections at once, scan and lab. Their live
+// heap is small (about 50 MB at 256 connections) and mostly short-lived
+// buffers, so collecting at 200% instead of 100% costs ~15 MB and gave
+// ~15% more endpoints/s in bench/scan (median 685-719 → 800 on 10,000
+// servers). An explicit GOGC in the environment wins.
+const probeGCPercent = 200
+
+func (e *env) tuneGC() {
+	if e.getenv("GOGC") == "" {
+		debug.SetGCPercent(probeGCPercent)
+	}
 }

@@ -34,6 +34,7 @@ The lab binds loopback only (127.0.0.0/8 or ::1).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			e.tuneGC()
 			if replay != "" {
 				st, err := store.Open(ctx, replayDB)
 				if err != nil {

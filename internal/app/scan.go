@@ -162,6 +162,7 @@ func (e *env) isTerminal(w io.Writer) bool {
 }
 
 func runScan(ctx context.Context, e *env, o *scanOptions, args []string, perNetSet bool) error {
+	e.tuneGC()
 	if o.format == "" {
 		o.format = "jsonl"
 		if o.output == "" && e.isTerminal(e.stdout) {

@@ -170,7 +170,7 @@ func (ss *session) finish(o observations) {
 		return
 	}
 	rec.Disagreements = o.disagreements(chosen)
-	r := ss.s.kb.Lookup(chosen, ss.s.opts.At).Only(ss.s.opts.CVEs)
+	r := ss.s.lookup(chosen)
 	rec.Product, rec.CU, rec.Update, rec.Match = r.Product, r.CU, r.Update, r.Match
 	rec.Build = chosen.String()
 	rec.BuildExact = chosen.Exact()

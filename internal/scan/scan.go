@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,23 @@ type Scanner struct {
 	kb     *exchange.KB
 	limits *limits
 	stats  counters
+	// lookups memoises kb.Lookup(v, opts.At).Only(opts.CVEs) by version:
+	// a scan sees a few hundred builds, and deciding every CVE for one
+	// took ~50 µs, 5% of the scanner's CPU (profile of the 10,000-server
+	// lab).
+	lookups sync.Map // exchange.Version → exchange.Result
+}
+
+// lookup is the knowledge base's verdict on v for this scan. The CVE list
+// is copied, so a record never shares it with another.
+func (s *Scanner) lookup(v exchange.Version) exchange.Result {
+	r, ok := s.lookups.Load(v)
+	if !ok {
+		r, _ = s.lookups.LoadOrStore(v, s.kb.Lookup(v, s.opts.At).Only(s.opts.CVEs))
+	}
+	res := r.(exchange.Result)
+	res.CVEs = slices.Clone(res.CVEs)
+	return res
 }
 
 type counters struct {
