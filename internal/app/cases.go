@@ -144,6 +144,7 @@ func casesFromRun(ctx context.Context, e *env, st *store.Store, dir *owners.Dire
 		return 0, 0, 0, err
 	}
 	orgs := map[string]store.Organisation{}
+	var known map[netip.AddrPort]string // loaded on the first unknown owner
 	var inputs []store.CaseInput
 	seenBad := map[netip.AddrPort]bool{}
 	patched := map[netip.AddrPort]int64{}
@@ -165,6 +166,17 @@ func casesFromRun(ctx context.Context, e *env, st *store.Store, dir *owners.Dire
 		if own.Owned() {
 			orgKey = own.Org.Key
 			orgs[orgKey] = store.Organisation{Key: own.Org.Key, Name: own.Org.Name, To: own.Org.To, CC: own.Org.CC, Language: own.Org.Language}
+		} else {
+			// The owner data does not know the endpoint (a rescan from the
+			// dashboard, or without the constituency flags): it keeps the
+			// organisation of its existing cases, so no second, unowned
+			// case is opened beside the owned one.
+			if known == nil {
+				if known, err = caseOwners(ctx, st); err != nil {
+					return 0, 0, 0, err
+				}
+			}
+			orgKey = known[ap]
 		}
 		base := store.CaseInput{OrgKey: orgKey, ASN: own.ASN, ASName: own.ASName, Country: own.Country, Endpoint: ap, Hostname: r.Hostname,
 			ObservationID: ob.ID, RunID: runID, ObservedAt: r.ObservedAt, Actor: "scan"}
@@ -228,6 +240,23 @@ func casesFromRun(ctx context.Context, e *env, st *store.Store, dir *owners.Dire
 		}
 	}
 	return opened, kept, remediated, nil
+}
+
+// caseOwners maps every endpoint with an owned case to its organisation
+// (the newest case's, if two organisations had one).
+func caseOwners(ctx context.Context, st *store.Store) (map[netip.AddrPort]string, error) {
+	cs, err := st.ListCases(ctx, store.CaseFilter{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[netip.AddrPort]string{}
+	newest := map[netip.AddrPort]int64{}
+	for _, c := range cs {
+		if c.OrgKey != "" && c.ID > newest[c.Endpoint] {
+			out[c.Endpoint], newest[c.Endpoint] = c.OrgKey, c.ID
+		}
+	}
+	return out, nil
 }
 
 type casesOptions struct {

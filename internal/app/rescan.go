@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/exsweep/exsweep/internal/owners"
 	"github.com/exsweep/exsweep/internal/store"
 	"github.com/exsweep/exsweep/internal/target"
 )
@@ -43,7 +44,6 @@ message is persisting; an unreachable endpoint changes nothing.`,
 		Example: `  exsweep rescan --constituency constituency.yaml --asn-db ip2asn-v4.tsv`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			dir, err := of.directory()
 			if err != nil {
 				return err
@@ -51,39 +51,68 @@ message is persisting; an unreachable endpoint changes nothing.`,
 			if o.noStore {
 				return usageErrorf("rescan needs the store")
 			}
-			st, err := store.Open(ctx, o.db)
-			if err != nil {
-				return fmt.Errorf("%w: --db %s: %v", ErrUsage, o.db, err)
-			}
-			eps, err := st.OpenCaseEndpoints(ctx)
-			st.Close()
-			if err != nil {
-				return err
-			}
-			if len(eps) == 0 {
+			o.timeoutSet = cmd.Flags().Changed("timeout")
+			res, err := rescanOpenCases(cmd.Context(), e, o, dir, of, cmd.Flags().Changed("per-net-rate"), nil)
+			if res.endpoints == 0 && err == nil {
 				fmt.Fprintln(e.stdout, "No open cases: nothing to rescan.")
 				return nil
 			}
-			o.preset = endpointList(eps)
-			o.timeoutSet = cmd.Flags().Changed("timeout")
-			scanErr := runScan(ctx, e, o, nil, cmd.Flags().Changed("per-net-rate"))
-			if scanErr != nil && !errors.Is(scanErr, ErrFindings) {
-				return scanErr
+			if res.runID != 0 {
+				fmt.Fprintf(e.stderr, "Rescan run %d: %s\n", res.runID, res.summary())
 			}
-			st, err = store.Open(ctx, o.db)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			opened, kept, fixed, err := casesFromRun(ctx, e, st, dir, of, o.lastRun)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stderr, "Rescan run %d: %d cases remediated (verified), %d still open, %d opened or reopened\n", o.lastRun, fixed, kept, opened)
-			return scanErr
+			return err
 		},
 	}
 	cmd.Flags().AddFlagSet(scanCmd.Flags())
 	of.add(cmd)
 	return cmd
+}
+
+// rescanResult is what one re-scan did.
+type rescanResult struct {
+	endpoints                int
+	runID                    int64
+	opened, kept, remediated int
+}
+
+func (r rescanResult) summary() string {
+	return fmt.Sprintf("%d cases remediated (verified), %d still open, %d opened or reopened", r.remediated, r.kept, r.opened)
+}
+
+// rescanOpenCases scans the endpoints of every open case again with the
+// scan options o and moves the cases (casesFromRun). onEndpoints, if set,
+// learns how many endpoints it scans before the scan starts. A scan that
+// found vulnerable endpoints returns ErrFindings with the result, like
+// `exsweep scan`; no open case is a zero result and no error.
+func rescanOpenCases(ctx context.Context, e *env, o *scanOptions, dir *owners.Directory, of *ownerFlags,
+	perNetSet bool, onEndpoints func(int)) (rescanResult, error) {
+	var res rescanResult
+	st, err := store.Open(ctx, o.db)
+	if err != nil {
+		return res, fmt.Errorf("%w: --db %s: %v", ErrUsage, o.db, err)
+	}
+	eps, err := st.OpenCaseEndpoints(ctx)
+	st.Close()
+	if err != nil || len(eps) == 0 {
+		return res, err
+	}
+	res.endpoints = len(eps)
+	if onEndpoints != nil {
+		onEndpoints(len(eps))
+	}
+	o.preset = endpointList(eps)
+	scanErr := runScan(ctx, e, o, nil, perNetSet)
+	if scanErr != nil && !errors.Is(scanErr, ErrFindings) {
+		return res, scanErr
+	}
+	res.runID = o.lastRun
+	st, err = store.Open(ctx, o.db)
+	if err != nil {
+		return res, err
+	}
+	defer st.Close()
+	if res.opened, res.kept, res.remediated, err = casesFromRun(ctx, e, st, dir, of, o.lastRun); err != nil {
+		return res, err
+	}
+	return res, scanErr
 }

@@ -396,7 +396,9 @@ func runScan(ctx context.Context, e *env, o *scanOptions, args []string, perNetS
 	interruptMu.Lock()
 	wasInterrupted := interrupted
 	interruptMu.Unlock()
-	if wasInterrupted {
+	if wasInterrupted || ctx.Err() != nil {
+		// Ctrl-C, or the caller stopped the scan (a dashboard re-scan when
+		// the dashboard shuts down): not every target was probed.
 		status = "interrupted"
 	}
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {

@@ -23,6 +23,8 @@ type serveOptions struct {
 	readOnly bool
 	newToken string
 	tokenRO  bool
+	noRescan bool
+	owners   ownerFlags // for the re-scans started from the dashboard
 }
 
 func newServeCmd(e *env) *cobra.Command {
@@ -39,10 +41,18 @@ token is revoked, serve refuses to start until a new one is made. Every change n
 (Content-Security-Policy script-src 'self'); everything that came from a scanned
 server or a log is escaped. Assets are embedded: it works offline.
 
+The Scans page can start a re-scan of the endpoints of all open cases (read-write
+users only, one at a time): the same as "exsweep rescan" with the scan's default
+flags and rate limits, in the background, results to the store. It uses the owner
+flags given here (--constituency, --asn-db, --rdap); an endpoint they do not cover
+keeps the organisation of its existing cases. --no-rescan (or --read-only) removes
+the button: the dashboard then never sends a packet.
+
 For a demo without a network: exsweep lab --replay march-2021, then exsweep serve.`,
 		Example: `  exsweep lab --replay march-2021 --db demo.db && exsweep serve --db demo.db
   exsweep serve --db postgres://exsweep@db.example/exsweep --addr 127.0.0.1:9090
   exsweep serve --new-token analyst --read-only
+  exsweep serve --db cert.db --constituency constituency.yaml --asn-db ip2asn-v4.tsv
   exsweep serve tokens list && exsweep serve tokens revoke 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -67,7 +77,17 @@ For a demo without a network: exsweep lab --replay march-2021, then exsweep serv
 				}
 				return err
 			}
-			srv, err := web.New(st, web.Options{Addr: o.addr, ReadOnly: o.readOnly, Logger: e.log})
+			opts := web.Options{Addr: o.addr, ReadOnly: o.readOnly, Logger: e.log}
+			if !o.noRescan && !o.readOnly {
+				dir, err := o.owners.directory()
+				if err != nil {
+					return err
+				}
+				job := newRescanJob(ctx, e, o.db, dir, &o.owners)
+				defer job.wait() // before the store closes: a running scan stops with ctx
+				opts.Rescan = job
+			}
+			srv, err := web.New(st, opts)
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
@@ -83,6 +103,8 @@ For a demo without a network: exsweep lab --replay march-2021, then exsweep serv
 	f.StringVar(&o.addr, "addr", web.DefaultAddr, "listen address (127.0.0.1 by default: put a TLS proxy in front to share it)")
 	f.BoolVar(&o.readOnly, "read-only", false, "the whole dashboard refuses changes; with --new-token: a read-only token")
 	f.StringVar(&o.newToken, "new-token", "", "print a new login token with this name and exit")
+	f.BoolVar(&o.noRescan, "no-rescan", false, "no re-scan button: the dashboard never starts a scan")
+	o.owners.add(cmd)
 	cmd.PreRun = func(*cobra.Command, []string) { o.tokenRO = o.readOnly }
 	cmd.AddCommand(newServeTokensCmd(e, o))
 	return cmd

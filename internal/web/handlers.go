@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
@@ -304,16 +303,6 @@ func (s *Server) endpointPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, "endpoint", http.StatusOK, map[string]any{"Endpoint": ep.String(), "Observations": obs, "Cases": cases})
-}
-
-func (s *Server) scansPage(w http.ResponseWriter, r *http.Request) {
-	curve, err := s.curve(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	slices.Reverse(curve) // newest first
-	s.render(w, r, "scans", http.StatusOK, map[string]any{"Runs": curve})
 }
 
 // ---- JSON API ----

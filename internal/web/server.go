@@ -75,6 +75,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Rescan, if set, lets read-write users start a re-scan of the open
+	// cases from the Scans page (and the API); nil hides the button.
+	Rescan Rescanner
 }
 
 // Server is the dashboard. It is safe for concurrent use.
@@ -167,9 +170,12 @@ func (s *Server) routes() http.Handler {
 	auth("GET /orgs/{key}", s.orgPage)
 	auth("GET /endpoints/{ep}", s.endpointPage)
 	auth("GET /scans", s.scansPage)
+	auth("POST /scans/rescan", s.startRescan)
 
 	auth("GET /api/curve", s.apiCurve)
 	auth("GET /api/scans", s.apiCurve)
+	auth("GET /api/scans/rescan", s.apiRescan)
+	auth("POST /api/scans/rescan", s.startRescan)
 	auth("GET /api/breakdown", s.apiBreakdown)
 	auth("GET /api/cases", s.apiCases)
 	auth("POST /api/cases/bulk", s.apiBulk)

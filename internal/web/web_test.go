@@ -34,6 +34,11 @@ const xss = `<script>alert(1)</script>`
 
 func newFixture(t testing.TB, scale float64) *fixture {
 	t.Helper()
+	return newFixtureOpts(t, scale, Options{PageSize: 20})
+}
+
+func newFixtureOpts(t testing.TB, scale float64, opts Options) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "web.db"))
 	if err != nil {
@@ -56,7 +61,7 @@ func newFixture(t testing.TB, scale float64) *fixture {
 	if f.ro, err = CreateToken(ctx, st, "viewer", true); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(st, Options{PageSize: 20})
+	s, err := New(st, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
