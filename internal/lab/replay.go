@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exsweep/exsweep/internal/notify"
 	"github.com/exsweep/exsweep/internal/store"
 )
 
@@ -257,10 +258,11 @@ func Replay(ctx context.Context, st *store.Store, scenario string, opts ReplayOp
 				Country: replayCountries[i%20], Endpoint: h.ep, Hostname: h.hostname, RunID: runID, ObservedAt: at, Actor: "lab replay"}
 			switch {
 			case vulnerable:
-				in.Problem, in.Severity = store.ProblemVulnerable, 2
+				in.Problem = store.ProblemVulnerable
 				for _, c := range proxyLogonCVEs {
 					in.CVEs = append(in.CVEs, c.id)
 				}
+				in.Severity = notify.Severity(notify.ProblemVulnerable, len(in.CVEs))
 				upserts = append(upserts, in)
 			case h.vulnCase != 0:
 				trans = append(trans, store.CaseTransition{CaseID: h.vulnCase, To: store.CaseRemediated,
@@ -269,7 +271,7 @@ func Replay(ctx context.Context, st *store.Store, scenario string, opts ReplayOp
 			}
 			if shell {
 				sin := in
-				sin.Problem, sin.Severity, sin.CVEs = store.ProblemCompromised, 3, nil
+				sin.Problem, sin.Severity, sin.CVEs = store.ProblemCompromised, notify.Severity(notify.ProblemCompromised, 0), nil
 				upserts = append(upserts, sin)
 			} else if h.shellCase != 0 {
 				trans = append(trans, store.CaseTransition{CaseID: h.shellCase, To: store.CaseRemediated,

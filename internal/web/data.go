@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exsweep/exsweep/internal/hunt"
 	"github.com/exsweep/exsweep/internal/scan"
 	"github.com/exsweep/exsweep/internal/store"
 )
@@ -61,7 +62,10 @@ func (s *Server) curve(ctx context.Context) ([]CurvePoint, error) {
 // caseQuery is the cases filter from a URL query (pages and API).
 type caseQuery struct {
 	State, Org, Problem string
-	Page, PerPage       int
+	// MinSeverity: only cases at least this severe (vulnerable cases are
+	// 100 + their CVEs, compromised ones 1000 + their CVEs).
+	MinSeverity   int
+	Page, PerPage int
 }
 
 var caseStates = []string{store.CaseOpen, store.CaseNotified, store.CasePersisting, store.CaseReopened, store.CaseRemediated, store.CaseAccepted}
@@ -72,6 +76,8 @@ const activeFilter = "active"
 func (s *Server) parseCaseQuery(v url.Values) caseQuery {
 	q := caseQuery{State: v.Get("state"), Org: v.Get("org"), Problem: v.Get("problem"), PerPage: s.opts.PageSize}
 	q.Page, _ = strconv.Atoi(v.Get("page"))
+	q.MinSeverity, _ = strconv.Atoi(v.Get("severity"))
+	q.MinSeverity = max(q.MinSeverity, 0)
 	q.Page = max(q.Page, 1)
 	if n, err := strconv.Atoi(v.Get("per_page")); err == nil && n > 0 {
 		q.PerPage = min(n, 500)
@@ -87,6 +93,9 @@ func (q caseQuery) Values(page int) string {
 			v.Set(k, val)
 		}
 	}
+	if q.MinSeverity > 0 {
+		v.Set("severity", strconv.Itoa(q.MinSeverity))
+	}
 	if page > 1 {
 		v.Set("page", strconv.Itoa(page))
 	}
@@ -96,7 +105,7 @@ func (q caseQuery) Values(page int) string {
 // listCases returns one page of cases and whether there is a next page
 // (one row more is asked for, so no COUNT query is needed).
 func (s *Server) listCases(ctx context.Context, q caseQuery) ([]store.Case, bool, error) {
-	f := store.CaseFilter{OrgKey: q.Org, Problem: q.Problem, Limit: q.PerPage + 1, Offset: (q.Page - 1) * q.PerPage}
+	f := store.CaseFilter{OrgKey: q.Org, Problem: q.Problem, MinSeverity: q.MinSeverity, Limit: q.PerPage + 1, Offset: (q.Page - 1) * q.PerPage}
 	switch q.State {
 	case "":
 	case activeFilter:
@@ -174,16 +183,46 @@ type EndpointObservation struct {
 // maxEndpointObservations: one per run is the normal case.
 const maxEndpointObservations = 200
 
-func (s *Server) endpoint(ctx context.Context, raw string) (netip.AddrPort, []EndpointObservation, []store.Case, error) {
+// endpointView is everything the dashboard knows of one endpoint.
+type endpointView struct {
+	Endpoint     netip.AddrPort
+	Observations []EndpointObservation
+	Cases        []store.Case
+	Hunts        []EndpointHunt
+}
+
+// EndpointHunt is a hunt report imported for the endpoint, parsed for the
+// page (the API sends the stored report as it is).
+type EndpointHunt struct {
+	store.HuntReport
+	Parsed      *hunt.Report `json:"-"`
+	ReportError string       `json:"-"`
+	// Findings and Timeline are the first of the report's, for the page;
+	// MoreFindings and MoreEvents count the rest.
+	Findings                 []hunt.Finding `json:"-"`
+	Timeline                 []hunt.Event   `json:"-"`
+	MoreFindings, MoreEvents int            `json:"-"`
+}
+
+// Bounds of one hunt report on the endpoint page; the API and the report
+// itself have everything.
+const (
+	maxHuntReports      = 20
+	maxPageHuntFindings = 200
+	maxPageHuntEvents   = 500
+)
+
+func (s *Server) endpoint(ctx context.Context, raw string) (endpointView, error) {
 	ep, err := netip.ParseAddrPort(raw)
 	if err != nil {
-		return ep, nil, nil, fmt.Errorf("%w: endpoint %q (want ip:port or [v6]:port)", store.ErrInvalid, raw)
+		return endpointView{}, fmt.Errorf("%w: endpoint %q (want ip:port or [v6]:port)", store.ErrInvalid, raw)
 	}
+	v := endpointView{Endpoint: ep}
 	obs, err := s.st.EndpointObservations(ctx, ep, maxEndpointObservations)
 	if err != nil {
-		return ep, nil, nil, err
+		return v, err
 	}
-	out := make([]EndpointObservation, len(obs))
+	v.Observations = make([]EndpointObservation, len(obs))
 	for i, o := range obs {
 		e := EndpointObservation{ID: o.ID, RunID: o.RunID, ObservedAt: o.ObservedAt, Verdict: o.Verdict, Build: o.Build}
 		if len(o.Record) > 0 {
@@ -194,13 +233,29 @@ func (s *Server) endpoint(ctx context.Context, raw string) (netip.AddrPort, []En
 				e.Record = &rec
 			}
 		}
-		out[i] = e
+		v.Observations[i] = e
 	}
-	cases, err := s.st.ListCases(ctx, store.CaseFilter{Endpoint: ep, Limit: 100})
+	if v.Cases, err = s.st.ListCases(ctx, store.CaseFilter{Endpoint: ep, Limit: 100}); err != nil {
+		return v, err
+	}
+	reps, err := s.st.HuntReports(ctx, ep, maxHuntReports)
 	if err != nil {
-		return ep, nil, nil, err
+		return v, err
 	}
-	return ep, out, cases, nil
+	for _, r := range reps {
+		h := EndpointHunt{HuntReport: r}
+		var rep hunt.Report
+		if err := json.Unmarshal(r.Report, &rep); err != nil {
+			h.ReportError = "stored report is not an exsweep hunt report"
+		} else {
+			h.Parsed = &rep
+			h.Findings = rep.Findings[:min(len(rep.Findings), maxPageHuntFindings)]
+			h.Timeline = rep.Timeline[:min(len(rep.Timeline), maxPageHuntEvents)]
+			h.MoreFindings, h.MoreEvents = len(rep.Findings)-len(h.Findings), len(rep.Timeline)-len(h.Timeline)
+		}
+		v.Hunts = append(v.Hunts, h)
+	}
+	return v, nil
 }
 
 // parseIDs reads case ids from form values.

@@ -297,12 +297,13 @@ func (s *Server) orgPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) endpointPage(w http.ResponseWriter, r *http.Request) {
-	ep, obs, cases, err := s.endpoint(r.Context(), r.PathValue("ep"))
+	v, err := s.endpoint(r.Context(), r.PathValue("ep"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, "endpoint", http.StatusOK, map[string]any{"Endpoint": ep.String(), "Observations": obs, "Cases": cases})
+	s.render(w, r, "endpoint", http.StatusOK, map[string]any{"Endpoint": v.Endpoint.String(), "Observations": v.Observations,
+		"Cases": v.Cases, "Hunts": v.Hunts})
 }
 
 // ---- JSON API ----
@@ -405,10 +406,15 @@ func (s *Server) apiOrg(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiEndpoint(w http.ResponseWriter, r *http.Request) {
-	ep, obs, cases, err := s.endpoint(r.Context(), r.PathValue("ep"))
+	v, err := s.endpoint(r.Context(), r.PathValue("ep"))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"endpoint": ep.String(), "observations": obs, "cases": cases})
+	hunts := make([]store.HuntReport, len(v.Hunts))
+	for i, h := range v.Hunts {
+		hunts[i] = h.HuntReport
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"endpoint": v.Endpoint.String(), "observations": v.Observations,
+		"cases": v.Cases, "hunt_reports": hunts})
 }

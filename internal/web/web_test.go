@@ -549,3 +549,33 @@ func TestAPIErrorsAreJSON(t *testing.T) {
 		t.Errorf("read-only bulk: %s %s", resp.Status, b)
 	}
 }
+
+// TestCasesSeverityFilter: severity=N keeps cases at least that severe
+// (compromised cases are 1000+), on the API and the page.
+func TestCasesSeverityFilter(t *testing.T) {
+	f := newFixture(t, 1.0/400)
+	req, _ := http.NewRequest("GET", f.srv.URL+"/api/cases?severity=1000&per_page=500", nil)
+	req.Header.Set("Authorization", "Bearer "+f.ro)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Cases []store.Case }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if len(body.Cases) == 0 {
+		t.Fatal("no case of severity 1000 or more in the replay")
+	}
+	for _, c := range body.Cases {
+		if c.Severity < 1000 || c.Problem != store.ProblemCompromised {
+			t.Errorf("case %d: severity %d, %s", c.ID, c.Severity, c.Problem)
+		}
+	}
+	c := f.login(t, f.ro)
+	_, page := get(t, c, f.srv.URL+"/cases?severity=1000")
+	if !strings.Contains(page, `value="1000" selected`) || strings.Contains(page, ">vulnerable</td>") {
+		t.Error("cases page: the severity filter is not applied or not shown")
+	}
+}
