@@ -20,6 +20,7 @@ type buildOptions struct {
 	list    bool
 	product string
 	output  string
+	cves    string
 }
 
 func newBuildCmd(e *env) *cobra.Command {
@@ -44,7 +45,8 @@ Exit code 1 when any looked-up build is vulnerable.`,
 		Example: `  exsweep build 15.1.2176.2 15.1.2176.9 15.02.0858.002 15.0.1497
   exsweep build --format json 15.2.1544.11
   exsweep build --list --product 2016
-  exsweep build --at 2021-03-01 14.3.513.0`,
+  exsweep build --at 2021-03-01 14.3.513.0
+  exsweep build --cves proxylogon 15.1.2176.9   # patched for March 2021, whatever came later`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBuild(e, o, args)
 		},
@@ -55,6 +57,7 @@ Exit code 1 when any looked-up build is vulnerable.`,
 	f.BoolVar(&o.list, "list", false, "list the build table instead of looking up builds")
 	f.StringVar(&o.product, "product", "", "with --list: only this product (2010, 2013, 2016, 2019, SE)")
 	f.StringVarP(&o.output, "output", "o", "", "write results to this file instead of stdout")
+	f.StringVar(&o.cves, "cves", "all", "decide the verdict on these CVEs only: ids and groups ("+strings.Join(exchange.CVEGroups(), ", ")+"), comma-separated")
 	return cmd
 }
 
@@ -80,6 +83,10 @@ func runBuild(e *env, o *buildOptions, args []string) error {
 	if err != nil {
 		return err
 	}
+	cves, err := kb.SelectCVEs(o.cves)
+	if err != nil {
+		return usageErrorf("--cves: %v", err)
+	}
 	w, closeOut, err := e.openOutput(o.output)
 	if err != nil {
 		return err
@@ -97,7 +104,7 @@ func runBuild(e *env, o *buildOptions, args []string) error {
 			bad = append(bad, err)
 			continue
 		}
-		r := kb.Lookup(v, at)
+		r := kb.Lookup(v, at).Only(cves)
 		r.Input = a
 		results = append(results, r)
 	}

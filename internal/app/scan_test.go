@@ -175,3 +175,19 @@ func TestExportAfterScan(t *testing.T) {
 		t.Errorf("missing run: exit %d %s", code, errOut)
 	}
 }
+
+// TestBuildCVESelection: build --cves decides on the selection; a build
+// patched for ProxyLogon but not for later CVEs exits 0 with proxylogon and
+// 1 with every CVE.
+func TestBuildCVESelection(t *testing.T) {
+	out, _, code := run(t, "", "build", "--cves", "proxylogon", "15.1.2176.9")
+	if code != ExitOK || !strings.Contains(out, "verdict:  PATCHED") || strings.Contains(out, "CVE-2021-34473") {
+		t.Errorf("--cves proxylogon: exit %d\n%s", code, out)
+	}
+	if out, _, code := run(t, "", "build", "15.1.2176.9"); code != ExitFindings || !strings.Contains(out, "CVE-2021-34473") {
+		t.Errorf("all CVEs: exit %d\n%s", code, out)
+	}
+	if _, errOut, code := run(t, "", "build", "--cves", "proxylgon", "15.1.2176.9"); code != ExitUsage || !strings.Contains(errOut, "proxylgon") {
+		t.Errorf("typo: exit %d %s", code, errOut)
+	}
+}
