@@ -84,14 +84,23 @@ func TestRender(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"KOMPROMITTIERT: Webshell unter /owa/auth/errorEEE.aspx", "192.0.2.10:443",
-		"Install at least Exchange 2016 CU19 Mar21SU (build 15.1.2176.9) for the CVEs listed", "exsweep hunt"} {
+		"Installieren Sie mindestens Exchange 2016 CU19 Mar21SU (build 15.1.2176.9) für die genannten CVEs", "exsweep hunt"} {
 		if !strings.Contains(de.Text, want) {
 			t.Errorf("German text lacks %q:\n%s", want, de.Text)
 		}
 	}
-	// 2013 CU5 never got the fix: the guidance names a CU to move to.
-	if !strings.Contains(de.Text, "Exchange 2013 CU5 received no fix for these CVEs: upgrade to Exchange 2013 CU23") {
+	// 2013 CU5 never got the fix: the guidance names a CU to move to, in
+	// the message's language, and no English sentence is left in it.
+	if !strings.Contains(de.Text, "Exchange 2013 CU5 hat für diese CVEs keine Korrektur erhalten: aktualisieren Sie auf Exchange 2013 CU23") {
 		t.Errorf("no CU upgrade advice for 2013 CU5:\n%s", de.Text)
+	}
+	for _, english := range []string{"nstall at least", "treat the server", "received no fix", "plan a migration", "; then "} {
+		if strings.Contains(de.Text, english) || strings.Contains(de.HTML, english) {
+			t.Errorf("German message has English guidance %q", english)
+		}
+	}
+	if g := Guidance(exchange.Default(), cases()[0]); !strings.HasPrefix(g, "Treat the server as compromised") && !strings.HasPrefix(g, "Install") {
+		t.Errorf("English Guidance = %q", g)
 	}
 	if !strings.HasPrefix(string(de.CSV), "timestamp,severity,ip,protocol,port") || !strings.Contains(string(de.CSV), "exchange;webshell;cve-2021-26855") {
 		t.Errorf("CSV:\n%s", de.CSV)

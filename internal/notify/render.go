@@ -14,6 +14,8 @@ import (
 	"sync"
 	texttemplate "text/template"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/exsweep/exsweep/internal/exchange"
 )
@@ -179,7 +181,7 @@ func (r *Renderer) Render(p Planned, ticket string, now time.Time) (Rendered, er
 			v.Compromised = true
 			v.CompromisedCount++
 		}
-		v.Cases = append(v.Cases, caseView{Case: c, Guidance: r.guidanceFor(c)})
+		v.Cases = append(v.Cases, caseView{Case: c, Guidance: r.guidanceFor(c, p.Org.Language)})
 	}
 	var out Rendered
 	var b bytes.Buffer
@@ -202,15 +204,19 @@ func (r *Renderer) Render(p Planned, ticket string, now time.Time) (Rendered, er
 	return out, nil
 }
 
-func (r *Renderer) guidanceFor(c Case) string {
-	key := c.Problem + "|" + c.Product + "|" + c.CU + "|" + c.Build + "|" + strings.Join(c.CVEs, ",")
+func (r *Renderer) guidanceFor(c Case, lang string) string {
+	ph, ok := guidancePhrases[lang]
+	if !ok {
+		lang, ph = "en", guidancePhrases["en"]
+	}
+	key := lang + "|" + c.Problem + "|" + c.Product + "|" + c.CU + "|" + c.Build + "|" + strings.Join(c.CVEs, ",")
 	r.mu.Lock()
 	g, ok := r.guidance[key]
 	r.mu.Unlock()
 	if ok {
 		return g
 	}
-	g = Guidance(r.kb, c)
+	g = guidance(r.kb, c, ph)
 	r.mu.Lock()
 	if len(r.guidance) < 100000 {
 		r.guidance[key] = g
@@ -269,25 +275,65 @@ func defuse(s string) string {
 	return s
 }
 
-// Guidance says what to do for one endpoint: the exact update to install for
-// its CU, or the CU to move to when its CU gets no more fixes, and for a
-// compromised server, that patching is not enough.
-func Guidance(kb *exchange.KB, c Case) string {
+// phrases are the sentences of the guidance in one language. The built-in
+// templates' languages have them; a language added with --templates gets
+// the English guidance inside its own text.
+type phrases struct {
+	compromised, hunt, then, thisCU string
+	install                         string // label of the build
+	installAtLeast                  string // minimal build, CU, latest build
+	noFix                           string // product, CU, latest build
+	supportedCU                     string // product
+	endOfLife                       string // product, end of support
+}
+
+var guidancePhrases = map[string]phrases{
+	"en": {
+		compromised:    "treat the server as compromised: isolate it, keep the evidence, run `exsweep hunt` on it and reset the credentials used on it",
+		hunt:           "run `exsweep hunt` on the server",
+		then:           "; then ",
+		thisCU:         "this CU",
+		install:        "install %s",
+		installAtLeast: "install at least %s for the CVEs listed; %s gets no fixes for later CVEs, so plan the upgrade to %s",
+		noFix:          "%s %s received no fix for these CVEs: upgrade to %s",
+		supportedCU:    "install a supported CU of %s with its latest security update",
+		endOfLife:      "; %s is past its end of support (%s): plan a migration",
+	},
+	"de": {
+		compromised:    "behandeln Sie den Server als kompromittiert: isolieren, Beweise sichern, `exsweep hunt` darauf ausführen und die dort verwendeten Zugangsdaten zurücksetzen",
+		hunt:           "führen Sie `exsweep hunt` auf dem Server aus",
+		then:           "; danach ",
+		thisCU:         "dieses CU",
+		install:        "installieren Sie %s",
+		installAtLeast: "installieren Sie mindestens %s für die genannten CVEs; %s erhält keine Korrekturen für spätere CVEs, planen Sie daher das Upgrade auf %s",
+		noFix:          "%s %s hat für diese CVEs keine Korrektur erhalten: aktualisieren Sie auf %s",
+		supportedCU:    "installieren Sie ein unterstütztes CU von %s mit dem neuesten Sicherheitsupdate",
+		endOfLife:      "; der Support für %s ist beendet (%s): planen Sie eine Migration",
+	},
+}
+
+// Guidance says what to do for one endpoint, in English: the exact update
+// to install for its CU, or the CU to move to when its CU gets no more
+// fixes, and for a compromised server, that patching is not enough.
+func Guidance(kb *exchange.KB, c Case) string { return guidance(kb, c, guidancePhrases["en"]) }
+
+func guidance(kb *exchange.KB, c Case, ph phrases) string {
 	var steps []string
 	if c.Problem == ProblemCompromised {
-		steps = append(steps, "treat the server as compromised: isolate it, keep the evidence, run `exsweep hunt` on it and reset the credentials used on it")
+		steps = append(steps, ph.compromised)
 	}
-	if upd := updateAdvice(kb, c); upd != "" {
+	if upd := updateAdvice(kb, c, ph); upd != "" {
 		steps = append(steps, upd)
 	}
 	if len(steps) == 0 {
-		return "run `exsweep hunt` on the server"
+		steps = append(steps, ph.hunt)
 	}
-	s := strings.Join(steps, "; then ")
-	return strings.ToUpper(s[:1]) + s[1:]
+	s := strings.Join(steps, ph.then)
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
-func updateAdvice(kb *exchange.KB, c Case) string {
+func updateAdvice(kb *exchange.KB, c Case, ph phrases) string {
 	if kb == nil || c.Build == "" {
 		return ""
 	}
@@ -333,17 +379,16 @@ func updateAdvice(kb *exchange.KB, c Case) string {
 	var advice string
 	switch {
 	case !newest.Version.IsZero() && fixes(kb.Lookup(newest.Version, now), nil):
-		advice = "install " + label(newest)
+		advice = fmt.Sprintf(ph.install, label(newest))
 	case !minimal.Version.IsZero():
-		advice = fmt.Sprintf("install at least %s for the CVEs listed; %s gets no fixes for later CVEs, so plan the upgrade to %s",
-			label(minimal), c.CU, label(latest))
+		advice = fmt.Sprintf(ph.installAtLeast, label(minimal), c.CU, label(latest))
 	case !latest.Version.IsZero():
-		advice = fmt.Sprintf("%s %s received no fix for these CVEs: upgrade to %s", cur.Product, nonEmptyStr(cur.CU, "this CU"), label(latest))
+		advice = fmt.Sprintf(ph.noFix, cur.Product, nonEmptyStr(cur.CU, ph.thisCU), label(latest))
 	default:
-		advice = fmt.Sprintf("install a supported CU of %s with its latest security update", c.Product)
+		advice = fmt.Sprintf(ph.supportedCU, c.Product)
 	}
 	if cur.EndOfLife {
-		advice += fmt.Sprintf("; %s is past its end of support (%s): plan a migration", cur.Product, cur.EndOfSupport)
+		advice += fmt.Sprintf(ph.endOfLife, cur.Product, cur.EndOfSupport)
 	}
 	return advice
 }
