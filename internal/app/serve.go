@@ -37,9 +37,10 @@ otherwise. The first start creates a login token and prints it once (only its ha
 is stored); --new-token NAME prints another (--read-only for a token that cannot
 change anything). "exsweep serve tokens list" shows the tokens, "exsweep serve
 tokens revoke ID" revokes one at once, also in a running dashboard; when every
-token is revoked, serve refuses to start until a new one is made. Every change needs a CSRF token; the pages run no inline script
-(Content-Security-Policy script-src 'self'); everything that came from a scanned
-server or a log is escaped. Assets are embedded: it works offline.
+token is revoked, serve refuses to start until a new one is made. Every change
+needs a CSRF token; the pages run no inline script (Content-Security-Policy
+script-src 'self'); everything that came from a scanned server or a log is
+escaped. Assets are embedded: it works offline.
 
 The Scans page can start a re-scan of the endpoints of all open cases (read-write
 users only, one at a time): the same as "exsweep rescan" with the scan's default
