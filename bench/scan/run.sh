@@ -6,6 +6,10 @@
 #
 #   bench/scan/run.sh [N ...]        default: 1000 10000
 #   RUNS=3 bench/scan/run.sh 1000    repeat each size, report the median
+#   LABS=2 bench/scan/run.sh 30000   split the lab over 2 processes (127.20/16,
+#                                    127.21/16, …): one process cannot hold more
+#                                    than ~19,000 listeners under this machine's
+#                                    open-file limit of 20,000
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(1000 10000)
@@ -17,11 +21,21 @@ CGO_ENABLED=0 go build -o "$bin" ./cmd/exsweep
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 [ "${ONLY_MEM:-0}" = 1 ] && sizes=()
+labs=${LABS:-1}
 for n in "${sizes[@]+"${sizes[@]}"}"; do
-  "$bin" lab --servers "$n" --mix realistic --seed 1 --network 127.20.0.0/16 \
-    --targets "$out/lab-$n.txt" --truth "$out/truth-$n.jsonl" >"$out/lab-$n.log" 2>&1 &
-  labpid=$!
-  for _ in $(seq 1 300); do [ -s "$out/truth-$n.jsonl" ] && grep -q "serving until" "$out/lab-$n.log" 2>/dev/null && break; sleep 0.2; done
+  labpids=()
+  : >"$out/lab-$n.txt"; : >"$out/truth-$n.jsonl"
+  for l in $(seq 1 "$labs"); do
+    # Lab 1 keeps seed 1 and 127.20/16, so LABS=1 measures what it always did.
+    "$bin" lab --servers "$((n / labs))" --mix realistic --seed "$l" --network "127.$((19 + l)).0.0/16" \
+      --targets "$out/lab-$n-$l.txt" --truth "$out/truth-$n-$l.jsonl" >"$out/lab-$n-$l.log" 2>&1 &
+    labpids+=($!)
+  done
+  for l in $(seq 1 "$labs"); do
+    for _ in $(seq 1 600); do grep -q "serving until" "$out/lab-$n-$l.log" 2>/dev/null && break; sleep 0.2; done
+    cat "$out/lab-$n-$l.txt" >>"$out/lab-$n.txt"; cat "$out/truth-$n-$l.jsonl" >>"$out/truth-$n.jsonl"
+  done
+  count=$(grep -c . "$out/lab-$n.txt") # servers in all labs (n rounded down to a multiple of LABS)
   eps=(); rps=(); rss=()
   for r in $(seq 1 "$runs"); do
     /usr/bin/time -v "$bin" scan -i "$out/lab-$n.txt" --no-store --per-net-rate 0 --timeout 5s --format jsonl \
@@ -29,7 +43,7 @@ for n in "${sizes[@]+"${sizes[@]}"}"; do
     secs=$(grep -o 'Time: [0-9.]*s' "$out/scan-$n.err" | grep -o '[0-9.]*' | head -1)
     reqs=$(grep -o '[0-9]* requests' "$out/scan-$n.err" | grep -o '[0-9]*' | head -1)
     kb=$(grep 'Maximum resident set size' "$out/scan-$n.err" | grep -o '[0-9]*$')
-    eps+=("$(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.0f", n/s}')")
+    eps+=("$(awk -v n="$count" -v s="$secs" 'BEGIN{printf "%.0f", n/s}')")
     rps+=("$(awk -v q="$reqs" -v s="$secs" 'BEGIN{printf "%.0f", q/s}')")
     rss+=("$((kb/1024))")
   done
@@ -46,9 +60,9 @@ k = int(0.97 * len(ends))
 print("97%% done after %.2fs (%.0f endpoints/s), last after %.2fs" % (ends[k - 1], k / ends[k - 1], ends[-1]))
 PY
 )
-  kill "$labpid"; wait "$labpid" 2>/dev/null || true
+  kill "${labpids[@]}"; wait "${labpids[@]}" 2>/dev/null || true
   printf 'N=%s  endpoints/s median %s (runs: %s)  requests/s median %s  scanner peak RSS median %s MB  %s\n' \
-    "$n" "$(printf '%s\n' "${eps[@]}" | median)" "${eps[*]}" "$(printf '%s\n' "${rps[@]}" | median)" \
+    "$count" "$(printf '%s\n' "${eps[@]}" | median)" "${eps[*]}" "$(printf '%s\n' "${rps[@]}" | median)" \
     "$(printf '%s\n' "${rss[@]}" | median)" "$acc; last run: $bulk"
 done
 
