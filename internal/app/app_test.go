@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -140,5 +141,24 @@ func TestKBEnv(t *testing.T) {
 	_, errOut, code := run(t, "", "build", "15.1.2176.9")
 	if code != ExitUsage || !strings.Contains(errOut, "builds.csv:1") {
 		t.Errorf("EXSWEEP_KB with a broken table: code %d, stderr %q", code, errOut)
+	}
+}
+
+// TestTuneGC: scan and lab collect at GOGC 200 unless GOGC is set.
+func TestTuneGC(t *testing.T) {
+	orig := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(orig)
+	(&env{getenv: func(string) string { return "" }}).tuneGC()
+	if got := debug.SetGCPercent(100); got != probeGCPercent {
+		t.Errorf("GOGC unset: GC percent %d; want %d", got, probeGCPercent)
+	}
+	(&env{getenv: func(k string) string {
+		if k == "GOGC" {
+			return "50"
+		}
+		return ""
+	}}).tuneGC()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC=50 in the environment: tuneGC changed the GC percent to %d", got)
 	}
 }

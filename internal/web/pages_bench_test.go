@@ -57,6 +57,7 @@ func BenchmarkPages(b *testing.B) {
 		{"cases-page10", "/cases?page=10"},
 		{"cases-page1000", "/cases?page=1000"},
 		{"cases-org", "/cases?org=" + orgs[0].Key},
+		{"cases-severity", "/cases?state=active&severity=1000"},
 		{"orgs", "/orgs"},
 		{"org", "/orgs/" + orgs[0].Key},
 		{"endpoint", "/endpoints/" + ep},
