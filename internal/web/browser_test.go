@@ -34,7 +34,8 @@ func TestBrowser(t *testing.T) {
 	if shots == "" {
 		shots = t.TempDir()
 	}
-	f := newFixture(t, 1.0/4000)
+	rs := &fakeRescanner{}
+	f := newFixtureOpts(t, 1.0/4000, Options{PageSize: 20, Rescan: rs})
 	base := f.srv.URL // httptest listens on 127.0.0.1 only
 
 	actx, cancel := chromedp.NewExecAllocator(context.Background(),
@@ -157,6 +158,36 @@ func TestBrowser(t *testing.T) {
 	n, err := chromedp.Run(tctx, chromedp.Evaluate[int](`document.scripts.length`))
 	if err != nil || n != 3 {
 		t.Errorf("page has %d scripts (%v); want only the 3 static ones", n, err)
+	}
+
+	// A compromised endpoint with the replay's hunt report: findings, and
+	// the timeline behind its <details>.
+	huntEP := ""
+	shells, _ := f.st.ListCases(context.Background(), store.CaseFilter{Problem: store.ProblemCompromised})
+	for _, c := range shells {
+		if reps, _ := f.st.HuntReports(context.Background(), c.Endpoint, 1); len(reps) > 0 {
+			huntEP = c.Endpoint.String()
+			break
+		}
+	}
+	if huntEP == "" {
+		t.Fatal("the replay has no endpoint with a hunt report")
+	}
+	step("hunt report",
+		chromedp.Navigate(base+"/endpoints/"+huntEP),
+		chromedp.WaitVisible(chromedp.CSS("section.hunt table.findings")),
+		chromedp.Click(chromedp.CSS("section.hunt details summary")),
+		chromedp.WaitVisible(chromedp.CSS("section.hunt table.timeline")))
+	shot("hunt-report")
+
+	// Start a re-scan from the Scans page (a form POST with its CSRF token).
+	step("rescan",
+		chromedp.Navigate(base+"/scans"),
+		chromedp.Click(chromedp.CSS(`#rescan button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#flash")))
+	shot("rescan-started")
+	if st := rs.Status(); !st.Running || rs.started() != 1 {
+		t.Errorf("after the click: %d starts, status %+v; want one running re-scan", rs.started(), st)
 	}
 
 	mu.Lock()

@@ -35,6 +35,12 @@ func (f *fakeRescanner) Status() RescanStatus {
 	return f.st
 }
 
+func (f *fakeRescanner) started() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.starts
+}
+
 func (f *fakeRescanner) finish(summary string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -57,8 +63,8 @@ func TestRescanFromScansPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden || rs.starts != 0 {
-		t.Errorf("POST without CSRF: %s, %d starts", resp.Status, rs.starts)
+	if resp.StatusCode != http.StatusForbidden || rs.started() != 0 {
+		t.Errorf("POST without CSRF: %s, %d starts", resp.Status, rs.started())
 	}
 	post := func() (int, string) {
 		resp, err := c.PostForm(f.srv.URL+"/scans/rescan", url.Values{"csrf": {tok}})
@@ -69,12 +75,12 @@ func TestRescanFromScansPage(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := post(); code != http.StatusAccepted || rs.starts != 1 || !strings.Contains(body, "re-scan of the open cases started") ||
+	if code, body := post(); code != http.StatusAccepted || rs.started() != 1 || !strings.Contains(body, "re-scan of the open cases started") ||
 		!strings.Contains(body, "A re-scan is running") || strings.Contains(body, `action="/scans/rescan"`) {
-		t.Errorf("first start: %d, %d starts\n%s", code, rs.starts, body)
+		t.Errorf("first start: %d, %d starts\n%s", code, rs.started(), body)
 	}
-	if code, body := post(); code != http.StatusConflict || rs.starts != 1 || !strings.Contains(body, "already running") {
-		t.Errorf("second start while running: %d, %d starts\n%s", code, rs.starts, body)
+	if code, body := post(); code != http.StatusConflict || rs.started() != 1 || !strings.Contains(body, "already running") {
+		t.Errorf("second start while running: %d, %d starts\n%s", code, rs.started(), body)
 	}
 	rs.finish("2 cases remediated (verified), 5 still open, 0 opened or reopened")
 	if _, body := get(t, c, f.srv.URL+"/scans"); !strings.Contains(body, "Last re-scan") || !strings.Contains(body, "2 cases remediated") ||
@@ -95,11 +101,11 @@ func TestRescanFromScansPage(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&m)
 		return resp.StatusCode, m
 	}
-	if code, _ := api("POST", f.ro); code != http.StatusForbidden || rs.starts != 1 {
-		t.Errorf("read-only API start: %d, %d starts", code, rs.starts)
+	if code, _ := api("POST", f.ro); code != http.StatusForbidden || rs.started() != 1 {
+		t.Errorf("read-only API start: %d, %d starts", code, rs.started())
 	}
-	if code, m := api("POST", f.rw); code != http.StatusAccepted || rs.starts != 2 || m["rescan"] == nil {
-		t.Errorf("API start: %d %v, %d starts", code, m, rs.starts)
+	if code, m := api("POST", f.rw); code != http.StatusAccepted || rs.started() != 2 || m["rescan"] == nil {
+		t.Errorf("API start: %d %v, %d starts", code, m, rs.started())
 	}
 	if code, m := api("GET", f.ro); code != http.StatusOK || m["rescan"].(map[string]any)["running"] != true {
 		t.Errorf("API status: %d %v", code, m)
