@@ -167,11 +167,13 @@ func casesFromRun(ctx context.Context, e *env, st *store.Store, dir *owners.Dire
 		if own.Owned() {
 			orgKey = own.Org.Key
 			orgs[orgKey] = store.Organisation{Key: own.Org.Key, Name: own.Org.Name, To: own.Org.To, CC: own.Org.CC, Language: own.Org.Language}
-		} else {
-			// The owner data does not know the endpoint (a rescan from the
-			// dashboard, or without the constituency flags): it keeps the
-			// organisation of its existing cases, so no second, unowned
-			// case is opened beside the owned one.
+		} else if len(of.constituency) == 0 {
+			// No constituency was given (a re-scan from a dashboard started
+			// without one, or `rescan` without the flag): the endpoint keeps
+			// the organisation of its existing cases, so no second, unowned
+			// case is opened beside the owned one. With a constituency, its
+			// answer stands: a prefix taken out of it is no longer that
+			// organisation's.
 			if known == nil {
 				if known, err = caseOwners(ctx, st); err != nil {
 					return 0, 0, 0, err

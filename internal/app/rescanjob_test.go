@@ -97,6 +97,18 @@ func TestDashboardRescan(t *testing.T) {
 		t.Errorf("cases after the dashboard re-scan: %v; want %v", got, want)
 	}
 
+	// With a constituency, its answer stands: one that no longer covers g2
+	// (the prefix went to someone else) leaves the new problem unowned.
+	moved := filepath.Join(dir, "moved.yaml")
+	os.WriteFile(moved, []byte("organisations:\n  - name: Gamma GmbH\n    to: [cert@gamma.example]\n    cidrs: [127.52.0.0/24]\n"), 0o644)
+	if _, errOut, code := run(t, "", "rescan", "--db", db, "--constituency", moved, "--per-net-rate", "0", "-o", filepath.Join(dir, "r.jsonl")); code != ExitFindings ||
+		!strings.Contains(errOut, "1 opened or reopened") {
+		t.Fatalf("rescan with a constituency that moved: exit %d\n%s", code, errOut)
+	}
+	if unowned, _ := s.ListCases(context.Background(), store.CaseFilter{Unowned: true}); len(unowned) != 1 || unowned[0].Endpoint.String() != l.Targets()[1] {
+		t.Errorf("unowned cases after the constituency moved: %+v", unowned)
+	}
+
 	// Shutting the dashboard down stops a running re-scan: g2 now answers
 	// nothing (a tarpit), the context ends, the run is stored interrupted.
 	l.Close()
