@@ -28,7 +28,10 @@ type ownerFlags struct {
 	asnDBs        []string
 	rdap          bool
 	rdapBootstrap string
-	// cache, when set, keeps RDAP answers in the store between runs.
+	ripestat      bool
+	ripestatURL   string
+	// cache, when set, keeps RDAP and RIPEstat answers in the store between
+	// runs (RIPEstat's under keys of their own, so they do not collide).
 	cache owners.Cache
 }
 
@@ -37,11 +40,14 @@ func (f *ownerFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.asnDBs, "asn-db", nil, "IP→ASN data: iptoasn TSV, ip-location-db CSV or MMDB (repeatable)")
 	cmd.Flags().BoolVar(&f.rdap, "rdap", false, "ask the registries (RDAP) for the abuse contact of addresses no constituency rule covers (sends those addresses to the RIRs)")
 	cmd.Flags().StringVar(&f.rdapBootstrap, "rdap-bootstrap", "", "RDAP bootstrap base URL (default IANA's; for tests and mirrors)")
+	cmd.Flags().BoolVar(&f.ripestat, "ripestat", false, "ask RIPEstat's abuse-contact-finder first, before --rdap, for addresses no constituency rule covers (sends those addresses to RIPE NCC)")
+	cmd.Flags().StringVar(&f.ripestatURL, "ripestat-url", "", "RIPEstat Data API base URL (default "+owners.DefaultRIPEstatURL+"; for tests and mirrors)")
 }
 
-// resolve finds the owner: local data first, RDAP when asked for.
+// resolve finds the owner: local data first, then RIPEstat and RDAP when
+// asked for.
 func (f *ownerFlags) resolve(ctx context.Context, d *owners.Directory, ip netip.Addr, host string) owners.Result {
-	if !f.rdap {
+	if !f.rdap && !f.ripestat {
 		return d.Lookup(ip, host)
 	}
 	r, err := d.Resolve(ctx, ip, host)
@@ -73,6 +79,15 @@ func (f *ownerFlags) directory() (*owners.Directory, error) {
 			return nil, usageErrorf("--rdap: %v", err)
 		}
 		cfg.RDAP = c
+	}
+	if f.ripestat {
+		c, err := owners.NewRIPEstatClient(owners.RIPEstatOptions{BaseURL: f.ripestatURL, Cache: f.cache})
+		if err != nil {
+			return nil, usageErrorf("--ripestat-url: %v", err)
+		}
+		cfg.RIPEstat = c
+	} else if f.ripestatURL != "" {
+		return nil, usageErrorf("--ripestat-url needs --ripestat")
 	}
 	d, err := owners.New(cfg)
 	if err != nil {

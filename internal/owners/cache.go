@@ -9,21 +9,26 @@ import (
 	"github.com/gaissmai/bart"
 )
 
-// Contact is an RDAP abuse contact for one network prefix, as cached.
+// Contact is an RDAP or RIPEstat abuse contact for one network prefix, as
+// cached.
 type Contact struct {
 	Prefix   netip.Prefix `json:"prefix"`
 	Registry string       `json:"registry"`         // "RIPE", "ARIN", … or the server's host
 	Name     string       `json:"name,omitempty"`   // registrant or network name, cleaned
 	Emails   []string     `json:"emails,omitempty"` // empty: the registry has no abuse contact (a negative entry)
 	ViaASN   uint32       `json:"via_asn,omitempty"`
-	URL      string       `json:"url,omitempty"` // the RDAP URL that answered
-	Fetched  time.Time    `json:"fetched"`
+	URL      string       `json:"url,omitempty"` // the RDAP or RIPEstat URL that answered
+	// Source is "" for RDAP and "ripestat" for RIPEstat answers, whose
+	// cache entries live under keys of their own (see ripestatKey).
+	Source   string    `json:"source,omitempty"`
+	Resource string    `json:"resource,omitempty"` // RIPEstat: the address asked about
+	Fetched  time.Time `json:"fetched"`
 }
 
-// Cache stores RDAP contacts per prefix, so one query serves every address
-// of a network. Implementations must be safe for concurrent use; they decide
-// expiry themselves (MemoryCache uses a TTL, a database-backed one can use
-// Fetched).
+// Cache stores RDAP and RIPEstat contacts per prefix, so one query serves
+// every address of a network. Implementations must be safe for concurrent
+// use; they decide expiry themselves (MemoryCache uses a TTL, a
+// database-backed one can use Fetched).
 type Cache interface {
 	// Get returns the unexpired contact stored for the most specific prefix
 	// that contains p (pass a /32 or /128 for one address).

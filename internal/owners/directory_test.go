@@ -1,7 +1,9 @@
 package owners
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -168,10 +170,10 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 
 func TestMatchKindString(t *testing.T) {
 	var got []string
-	for k := MatchNone; k <= MatchRDAP+1; k++ {
+	for k := MatchNone; k <= MatchRIPEstat+1; k++ {
 		got = append(got, k.String())
 	}
-	want := []string{"none", "prefix", "domain", "asn", "rdap", "MatchKind(5)"}
+	want := []string{"none", "prefix", "domain", "asn", "rdap", "ripestat", "MatchKind(6)"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Error(diff)
 	}
@@ -230,5 +232,92 @@ func TestLookupConcurrent(t *testing.T) {
 	}
 	for range 8 {
 		<-done
+	}
+}
+
+// TestResolveRIPEstatFirst: RIPEstat is asked before RDAP; RDAP only when
+// RIPEstat has no contact or fails, and a RIPEstat failure is reported only
+// when RDAP cannot make up for it.
+func TestResolveRIPEstatFirst(t *testing.T) {
+	rd := newFakeRDAP(t)
+	st := newFakeRIPEstat(t)
+	st.script["8.8.4.4"] = []reply{{status: 200, body: ripestatOK(`[]`, "arin")}}
+	st.script["41.0.0.1"] = []reply{{status: 500}}
+	st.script["2001:db8:1234::1"] = []reply{{status: 200, body: `{"status":"error"}`}}
+	st.script["185.0.1.1"] = []reply{{status: 500}}
+	st.script["203.0.113.5"] = []reply{{status: 500}}
+	st.script["202.0.0.1"] = []reply{{status: 200, body: ripestatOK(`[]`, "apnic")}}
+	rc, _ := rd.client(t, RDAPOptions{MaxAttempts: 1})
+	sc, _ := st.client(t, RIPEstatOptions{MaxAttempts: 1})
+	d := rdapDirectory(t, rc)
+	d.stat = sc
+	ctx := context.Background()
+	eq := cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })
+
+	// RIPEstat's answer wins; RDAP is not asked.
+	got, err := d.Resolve(ctx, netip.MustParseAddr("86.54.11.1"), "")
+	want := Result{
+		Match: MatchRIPEstat, Org: Org{Key: "ripestat:abuse@whalebone.io", Name: "abuse@whalebone.io", To: []string{"abuse@whalebone.io"}},
+		Rule: "ripestat abuse contact of 86.54.11.1 (RIPE)", Source: st.srv.URL + ripestatPath + "?resource=86.54.11.1&sourceapp=exsweep",
+		ASN: 64496, ASName: "TRANSIT-DE", Country: "DE", Network: pfx("86.54.0.0/16"),
+	}
+	if diff := cmp.Diff(want, got, eq); diff != "" || err != nil {
+		t.Errorf("RIPEstat answer: %v (-want +got):\n%s", err, diff)
+	}
+	if n := rd.count("/ripe/ip/86.54.11.1"); n != 0 {
+		t.Errorf("RIPEstat answered, RDAP still asked %d times", n)
+	}
+	// A neighbour in the /24 is answered from the cache, naming the
+	// address that was asked.
+	if got, err := d.Resolve(ctx, netip.MustParseAddr("86.54.11.77"), ""); err != nil || got.Match != MatchRIPEstat || st.total() != 1 || rd.count("/ripe/ip/86.54.11.77") != 0 {
+		t.Errorf("neighbour: %+v, %v", got, err)
+	}
+
+	// The constituency wins over both: nothing is asked.
+	if got, _ := d.Resolve(ctx, netip.MustParseAddr("8.8.8.8"), ""); got.Match != MatchPrefix || st.count("8.8.8.8") != 0 {
+		t.Errorf("constituency: %+v, %d RIPEstat requests", got, st.count("8.8.8.8"))
+	}
+
+	for _, tt := range []struct {
+		ip, rule, err string
+	}{
+		{"8.8.4.4", "rdap abuse contact of 8.8.4.0/24 (RIPE)", ""},                  // no RIPEstat contact → RDAP
+		{"41.0.0.1", "rdap abuse contact of AS64500 (AFRINIC)", ""},                 // RIPEstat 500 → RDAP, no error
+		{"2001:db8:1234::1", "rdap abuse contact of 2001:db8:1200::/40 (RIPE)", ""}, // RIPEstat status error → RDAP
+		{"202.0.0.1", "", "malformed RDAP JSON"},                                    // no RIPEstat contact, RDAP fails: RDAP's error
+		{"203.0.113.5", "", "ripestat"},                                             // RIPEstat fails, RDAP has none: RIPEstat's error
+		{"185.0.1.1", "", "ripestat"},                                               // both fail: both errors
+	} {
+		got, err := d.Resolve(ctx, netip.MustParseAddr(tt.ip), "")
+		if got.Rule != tt.rule {
+			t.Errorf("%s: rule %q, want %q", tt.ip, got.Rule, tt.rule)
+		}
+		if (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("%s: err = %v, want %q", tt.ip, err, tt.err)
+		}
+		if st.count(tt.ip) != 1 {
+			t.Errorf("%s: RIPEstat asked %d times, want 1", tt.ip, st.count(tt.ip))
+		}
+	}
+	_, err = d.Resolve(ctx, netip.MustParseAddr("185.0.1.1"), "")
+	var se *RIPEstatError
+	var re *RDAPError
+	if !errors.As(err, &se) || !errors.As(err, &re) || se.Status != 500 || re.Status != 503 {
+		t.Errorf("both fail: %v", err)
+	}
+
+	// RIPEstat alone: a failure is the error, no contact is no owner.
+	d2, err := New(Config{RIPEstat: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := d2.Resolve(ctx, netip.MustParseAddr("41.0.0.1"), ""); err == nil || got.Owned() {
+		t.Errorf("RIPEstat only, failing: %+v, %v", got, err)
+	}
+	if got, err := d2.Resolve(ctx, netip.MustParseAddr("198.51.100.7"), ""); err != nil || got.Owned() {
+		t.Errorf("RIPEstat only, no contact: %+v, %v", got, err)
+	}
+	if got, err := d2.Resolve(ctx, netip.MustParseAddr("86.54.11.1"), ""); err != nil || got.Match != MatchRIPEstat {
+		t.Errorf("RIPEstat only: %+v, %v", got, err)
 	}
 }

@@ -10,6 +10,9 @@
 //     a whole and every problem is reported as "file:line: what".
 //   - IP→ASN data: iptoasn.com TSV, ip-location-db CSV or a MaxMind-format
 //     ASN database, loaded into one longest-prefix table ([ASNTableBuilder]).
+//   - Optionally RIPEstat ([RIPEstatClient]): the abuse-c mailbox that
+//     RIPEstat's abuse-contact-finder returns for the address. Off unless
+//     configured (it sends the address to RIPE NCC).
 //   - Optionally RDAP ([RDAPClient]): the abuse contact that the regional
 //     registry publishes for the network. Off unless configured.
 //
@@ -23,14 +26,19 @@
 //     of, the host name;
 //  3. constituency ASN — the AS that originates the address in the IP→ASN
 //     data;
-//  4. RDAP abuse contact (Resolve only, when RDAP is configured);
-//  5. no owner: the result still carries the AS, so unowned addresses can be
+//  4. RIPEstat abuse contact (Resolve only, when RIPEstat is configured);
+//  5. RDAP abuse contact (Resolve only, when RDAP is configured and
+//     RIPEstat is not, has no contact for the address or failed);
+//  6. no owner: the result still carries the AS, so unowned addresses can be
 //     listed per network.
 //
 // A prefix beats a domain because the constituency's address list says who
 // runs the machine, while a domain only says who runs the name (a hosted
 // mailbox for example.org on a provider's server is the provider's
-// problem). Ties cannot happen at lookup time: the same prefix, domain or AS
+// problem). RIPEstat comes before RDAP as CERTs such as DIVD use them:
+// one small request with no bootstrap and no entity tree to interpret,
+// returning the abuse-c the RIPE database validates; RDAP covers what it
+// leaves open. Ties cannot happen at lookup time: the same prefix, domain or AS
 // claimed twice is an error when the constituency is loaded, so a result
 // never depends on file order.
 //
@@ -67,5 +75,7 @@
 //
 // Everything is immutable after loading. Lookup is safe for concurrent use
 // and does not allocate; Resolve may block on the network and allocates only
-// when it asks RDAP.
+// when it asks RIPEstat or RDAP. Both clients cache answers ([Cache]) and
+// may share one cache: RIPEstat entries are keyed per /24 (IPv4) or /48
+// (IPv6) in a key space of their own.
 package owners

@@ -196,3 +196,36 @@ func FuzzRDAPNetwork(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRIPEstat(f *testing.F) {
+	b, err := os.ReadFile("testdata/ripestat/86.54.11.1.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"status":"ok","data":{"abuse_contacts":["a@b.example","A@B.example",5,null],"authoritative_rir":"arin"}}`))
+	f.Add([]byte(`{"status":"error","messages":[["error","x"]]}`))
+	f.Add([]byte(`{"status":"ok","data":{"abuse_contacts":"x"}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		emails, rir, err := parseRIPEstat(body)
+		if err != nil {
+			if emails != nil || rir != "" || len(err.Error()) > 400 || strings.ContainsAny(err.Error(), "\r\n") {
+				t.Fatalf("error %q with emails %v, rir %q", err, emails, rir)
+			}
+			return
+		}
+		if len(emails) > maxAbuseAddrs {
+			t.Fatalf("%d addresses", len(emails))
+		}
+		seen := map[string]bool{}
+		for _, a := range emails {
+			if n, err := normalizeEmail(a); err != nil || n != a || seen[a] {
+				t.Fatalf("bad or duplicate address %q (%v)", a, err)
+			}
+			seen[a] = true
+		}
+		if rir != "" && rir != "RIPE" && rir != "ARIN" && rir != "APNIC" && rir != "LACNIC" && rir != "AFRINIC" {
+			t.Fatalf("rir %q", rir)
+		}
+	})
+}

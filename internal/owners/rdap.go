@@ -200,7 +200,8 @@ func (c *RDAPClient) AbuseContact(ctx context.Context, ip netip.Addr, network ne
 	host := netip.PrefixFrom(ip, ip.BitLen())
 	if ct, ok, err := c.cache.Get(ctx, host); err != nil {
 		return Contact{}, fmt.Errorf("rdap cache: %w", err)
-	} else if ok {
+	} else if ok && ct.Source == "" {
+		// (A RIPEstat entry in a shared cache is not an RDAP answer.)
 		return ct, nil
 	}
 	// Concurrent workers scanning one network would otherwise all ask at
@@ -233,7 +234,7 @@ func (c *RDAPClient) AbuseContact(ctx context.Context, ip netip.Addr, network ne
 
 func (c *RDAPClient) query(ctx context.Context, ip netip.Addr, network netip.Prefix, asn uint32) (Contact, error) {
 	host := netip.PrefixFrom(ip, ip.BitLen())
-	if ct, ok, err := c.cache.Get(ctx, host); err == nil && ok {
+	if ct, ok, err := c.cache.Get(ctx, host); err == nil && ok && ct.Source == "" {
 		return ct, nil // a concurrent query just stored it
 	}
 	bs, err := c.bootstrap(ctx)
