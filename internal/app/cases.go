@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -33,6 +34,10 @@ type ownerFlags struct {
 	// cache, when set, keeps RDAP and RIPEstat answers in the store between
 	// runs (RIPEstat's under keys of their own, so they do not collide).
 	cache owners.Cache
+	// lookupErrs counts registry lookups that failed since the last
+	// reportLookupErrors (the address then has only local owner data).
+	lookupErrs     int
+	firstLookupErr error
 }
 
 func (f *ownerFlags) add(cmd *cobra.Command) {
@@ -52,9 +57,24 @@ func (f *ownerFlags) resolve(ctx context.Context, d *owners.Directory, ip netip.
 	}
 	r, err := d.Resolve(ctx, ip, host)
 	if err != nil {
+		f.lookupErrs++
+		if f.firstLookupErr == nil {
+			f.firstLookupErr = err
+		}
 		r = d.Lookup(ip, host)
 	}
 	return r
+}
+
+// reportLookupErrors logs, once, how many registry lookups failed since the
+// last report: each such address was judged on local owner data only, and
+// a CERT must know that some abuse contacts were not asked for.
+func (f *ownerFlags) reportLookupErrors(log *slog.Logger) {
+	if f.lookupErrs > 0 {
+		log.Warn("registry lookups failed; those addresses have only local owner data (constituency, --asn-db)",
+			"failures", f.lookupErrs, "first_error", f.firstLookupErr)
+	}
+	f.lookupErrs, f.firstLookupErr = 0, nil
 }
 
 func (f *ownerFlags) directory() (*owners.Directory, error) {
@@ -140,6 +160,7 @@ list of unowned endpoints).`,
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a, owner, strings.Join(r.Org.To, ","), asn, r.Country, rule)
 			}
+			f.reportLookupErrors(e.log)
 			return tw.Flush()
 		},
 	}
@@ -216,6 +237,7 @@ func casesFromRun(ctx context.Context, e *env, st *store.Store, dir *owners.Dire
 		}
 		seenBad[ap] = true
 	}
+	of.reportLookupErrors(e.log)
 	for _, o := range orgs {
 		if _, err := st.UpsertOrganisation(ctx, o); err != nil {
 			return 0, 0, 0, err
@@ -536,6 +558,7 @@ func importHuntReport(ctx context.Context, e *env, o *casesOptions, open func(co
 		return nil
 	}
 	own := o.owners.resolve(ctx, dir, ap.Addr(), "")
+	o.owners.reportLookupErrors(e.log)
 	in := store.CaseInput{Endpoint: ap, Problem: store.ProblemCompromised, Severity: notify.Severity(notify.ProblemCompromised, 0),
 		ASN: own.ASN, ASName: own.ASName, Actor: "hunt: " + truncate(rep.Summary, 200)}
 	if own.Owned() {

@@ -3,18 +3,18 @@ package app
 import (
 	"context"
 	"net/http"
-	"net/netip"
-	"time"
-
-	"github.com/exsweep/exsweep/internal/owners"
-	"github.com/exsweep/exsweep/internal/store"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/exsweep/exsweep/internal/owners"
+	"github.com/exsweep/exsweep/internal/store"
 )
 
 // TestOwnersLookup: constituency precedence from the CLI, and --rdap asking a
@@ -186,5 +186,19 @@ func TestStoreCacheSharedWithRIPEstat(t *testing.T) {
 	got, ok, err := cache.Get(ctx, netip.MustParsePrefix("86.54.11.7/32"))
 	if err != nil || !ok || got.Emails[0] != "rdap@example.net" {
 		t.Errorf("RDAP entry after RIPEstat: %+v %v %v", got, ok, err)
+	}
+}
+
+// TestOwnersLookupReportsRegistryFailures: a registry that cannot answer
+// leaves the address with local owner data, and the run says so on stderr.
+func TestOwnersLookupReportsRegistryFailures(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler()) // loopback; every answer a 404
+	defer srv.Close()
+	out, errOut, code := run(t, "", "owners", "lookup", "--rdap", "--rdap-bootstrap", srv.URL+"/boot", "86.54.11.1")
+	if code != ExitOK || !strings.Contains(out, "(nobody)") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "registry lookups failed") || !strings.Contains(errOut, "failures=1") {
+		t.Errorf("no report of the failed lookup on stderr:\n%s", errOut)
 	}
 }

@@ -45,7 +45,7 @@ escaped. Assets are embedded: it works offline.
 The Scans page can start a re-scan of the endpoints of all open cases (read-write
 users only, one at a time): the same as "exsweep rescan" with the scan's default
 flags and rate limits, in the background, results to the store. It uses the owner
-flags given here (--constituency, --asn-db, --rdap); without --constituency an
+flags given here (--constituency, --asn-db, --rdap, --ripestat); without --constituency an
 endpoint keeps the organisation of its existing cases. --no-rescan (or --read-only) removes
 the button: the dashboard then never sends a packet.
 
