@@ -125,8 +125,10 @@ func newOwnersCmd(e *env) *cobra.Command {
 		Short: "Show whom each address maps to and which rule decided it",
 		Long: `Show whom each address maps to and which rule decided it. Precedence: the most
 specific constituency prefix, then a constituency domain (for host names), then a
-constituency AS number (needs --asn-db), else nobody (the AS is still shown, for the
-list of unowned endpoints).`,
+constituency AS number (needs --asn-db), then, when asked for, RIPEstat's abuse
+contact (--ripestat) and the registries' RDAP abuse contact (--rdap), else nobody
+(the AS is still shown, for the list of unowned endpoints). --ripestat and --rdap
+send the addresses to RIPE NCC and the registries.`,
 		Example: `  exsweep owners lookup --constituency constituency.yaml --asn-db ip2asn-v4.tsv 192.0.2.7 2001:db8::1`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
