@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/exsweep/exsweep/internal/exchange"
+	"github.com/exsweep/exsweep/internal/store"
 )
 
 // Build metadata, set with -ldflags "-X github.com/exsweep/exsweep/internal/app.version=…".
@@ -218,4 +219,14 @@ func (e *env) tuneGC() {
 	if e.getenv("GOGC") == "" {
 		debug.SetGCPercent(probeGCPercent)
 	}
+}
+
+// openStore opens the store named by --db; an error is a usage error that
+// names the flag (a wrong path or URL is the commonest cause).
+func openStore(ctx context.Context, db string) (*store.Store, error) {
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --db %s: %v", ErrUsage, db, err)
+	}
+	return st, nil
 }

@@ -323,13 +323,7 @@ States: open → notified → remediated (verified by a re-scan) | persisting | 
 and accepted (closed by hand with a reason). Every change is kept in the history.`,
 	}
 	cmd.PersistentFlags().StringVar(&o.db, "db", store.DefaultPath(), "store: SQLite file or postgres:// URL")
-	open := func(ctx context.Context) (*store.Store, error) {
-		st, err := store.Open(ctx, o.db)
-		if err != nil {
-			return nil, fmt.Errorf("%w: --db %s: %v", ErrUsage, o.db, err)
-		}
-		return st, nil
-	}
+	open := func(ctx context.Context) (*store.Store, error) { return openStore(ctx, o.db) }
 
 	sync := &cobra.Command{
 		Use:   "sync",

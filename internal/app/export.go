@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -55,9 +54,9 @@ func runExport(ctx context.Context, e *env, o *exportOptions) error {
 	if !valid {
 		return usageErrorf("--format %q: want %s", o.format, strings.Join(report.ExportFormats, ", "))
 	}
-	st, err := store.Open(ctx, o.db)
+	st, err := openStore(ctx, o.db)
 	if err != nil {
-		return fmt.Errorf("%w: --db %s: %v", ErrUsage, o.db, err)
+		return err
 	}
 	defer st.Close()
 	if o.run == 0 {

@@ -36,9 +36,9 @@ The lab binds loopback only (127.0.0.0/8 or ::1).`,
 			defer stop()
 			e.tuneGC()
 			if replay != "" {
-				st, err := store.Open(ctx, replayDB)
+				st, err := openStore(ctx, replayDB)
 				if err != nil {
-					return fmt.Errorf("%w: --db %s: %v", ErrUsage, replayDB, err)
+					return err
 				}
 				defer st.Close()
 				if err := lab.Replay(ctx, st, replay, lab.ReplayOptions{Seed: uint64(o.Seed), Scale: replayScale}); err != nil {

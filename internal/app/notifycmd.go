@@ -106,9 +106,9 @@ func runNotify(ctx context.Context, e *env, o *notifyOptions) error {
 	if err != nil {
 		return usageErrorf("--templates: %v", err)
 	}
-	st, err := store.Open(ctx, o.db)
+	st, err := openStore(ctx, o.db)
 	if err != nil {
-		return fmt.Errorf("%w: --db %s: %v", ErrUsage, o.db, err)
+		return err
 	}
 	defer st.Close()
 

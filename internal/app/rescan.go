@@ -87,9 +87,9 @@ func (r rescanResult) summary() string {
 func rescanOpenCases(ctx context.Context, e *env, o *scanOptions, dir *owners.Directory, of *ownerFlags,
 	perNetSet bool, onEndpoints func(int)) (rescanResult, error) {
 	var res rescanResult
-	st, err := store.Open(ctx, o.db)
+	st, err := openStore(ctx, o.db)
 	if err != nil {
-		return res, fmt.Errorf("%w: --db %s: %v", ErrUsage, o.db, err)
+		return res, err
 	}
 	eps, err := st.OpenCaseEndpoints(ctx)
 	st.Close()

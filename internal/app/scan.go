@@ -278,9 +278,9 @@ func runScan(ctx context.Context, e *env, o *scanOptions, args []string, perNetS
 	var runID int64
 	var done *store.EndpointSet
 	if !o.noStore {
-		st, err = store.Open(ctx, o.db)
+		st, err = openStore(ctx, o.db)
 		if err != nil {
-			return fmt.Errorf("%w: --db %s: %v", ErrUsage, o.db, err)
+			return err
 		}
 		defer st.Close()
 		if o.resume != 0 {

@@ -59,9 +59,9 @@ For a demo without a network: exsweep lab --replay march-2021, then exsweep serv
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			st, err := store.Open(ctx, o.db)
+			st, err := openStore(ctx, o.db)
 			if err != nil {
-				return fmt.Errorf("%w: --db %s: %v", ErrUsage, o.db, err)
+				return err
 			}
 			defer st.Close()
 			if o.newToken != "" {
@@ -116,13 +116,7 @@ For a demo without a network: exsweep lab --replay march-2021, then exsweep serv
 // on every request that the token behind it is still active, so a
 // revocation takes effect there at once, sessions included.
 func newServeTokensCmd(e *env, o *serveOptions) *cobra.Command {
-	open := func(ctx context.Context) (*store.Store, error) {
-		st, err := store.Open(ctx, o.db)
-		if err != nil {
-			return nil, fmt.Errorf("%w: --db %s: %v", ErrUsage, o.db, err)
-		}
-		return st, nil
-	}
+	open := func(ctx context.Context) (*store.Store, error) { return openStore(ctx, o.db) }
 	cmd := &cobra.Command{
 		Use:   "tokens",
 		Short: "List and revoke the dashboard's login tokens",
