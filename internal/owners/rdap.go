@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -91,13 +89,9 @@ type RDAPClient struct {
 	bsErr    error
 	bsErrAt  time.Time
 	regMu    sync.Mutex
-	registry map[string]*registryState
-}
+	registry map[string]*service // per registry: rate limit and 429 hold-back
 
-type registryState struct {
-	lim       *rate.Limiter
-	mu        sync.Mutex
-	notBefore time.Time // set by a 429 with Retry-After: the whole registry waits
+	f fetcher
 }
 
 // RDAPError is an RDAP request that failed for good.
@@ -154,11 +148,16 @@ func NewRDAPClient(opt RDAPOptions) (*RDAPClient, error) {
 	if cache == nil {
 		cache = NewMemoryCache(0, 0)
 	}
-	return &RDAPClient{
+	c := &RDAPClient{
 		opt: opt, hc: hc, cache: cache, boot: boot,
 		sleep: sleepCtx, now: time.Now,
-		registry: make(map[string]*registryState),
-	}, nil
+		registry: make(map[string]*service),
+	}
+	c.f = fetcher{hc: hc, accept: "application/rdap+json, application/json;q=0.9", userAgent: opt.UserAgent,
+		maxAttempts: opt.MaxAttempts, backoffBase: opt.BackoffBase, maxWait: opt.MaxWait, maxBytes: opt.MaxResponseBytes,
+		sleep: func(ctx context.Context, d time.Duration) error { return c.sleep(ctx, d) },
+		now:   func() time.Time { return c.now() }}
+	return c, nil
 }
 
 // checkRedirect follows registry referrals (ARIN sends transferred space to
@@ -345,96 +344,12 @@ func firstNonEmpty(a, b string) string {
 // transport errors with backoff. It returns the body for 200, or status
 // 404 with no body; anything else is an error.
 func (c *RDAPClient) fetch(ctx context.Context, base, u *url.URL) (body []byte, final string, status int, err error) {
-	reg := c.registryFor(base)
-	final = u.String()
-	for attempt := 1; ; attempt++ {
-		if err := c.wait(ctx, reg); err != nil {
-			return nil, final, 0, err
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-		if err != nil {
-			return nil, final, 0, &RDAPError{URL: final, Err: err}
-		}
-		req.Header.Set("Accept", "application/rdap+json, application/json;q=0.9")
-		req.Header.Set("User-Agent", c.opt.UserAgent)
-		resp, err := c.hc.Do(req)
-		var delay time.Duration
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, final, 0, ctx.Err()
-			}
-			if attempt >= c.opt.MaxAttempts {
-				return nil, final, 0, &RDAPError{URL: final, Err: err}
-			}
-			delay = c.backoff(attempt)
-		} else {
-			final = resp.Request.URL.String()
-			body, err = io.ReadAll(io.LimitReader(resp.Body, c.opt.MaxResponseBytes+1))
-			resp.Body.Close()
-			switch {
-			case err != nil && ctx.Err() != nil:
-				return nil, final, 0, ctx.Err()
-			case err != nil:
-				return nil, final, 0, &RDAPError{URL: final, Status: resp.StatusCode, Err: err}
-			case int64(len(body)) > c.opt.MaxResponseBytes:
-				return nil, final, 0, &RDAPError{URL: final, Status: resp.StatusCode, Err: fmt.Errorf("response larger than %d bytes", c.opt.MaxResponseBytes)}
-			case resp.StatusCode == http.StatusOK:
-				return body, final, http.StatusOK, nil
-			case resp.StatusCode == http.StatusNotFound:
-				return nil, final, http.StatusNotFound, nil
-			case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-				if attempt >= c.opt.MaxAttempts {
-					return nil, final, 0, &RDAPError{URL: final, Status: resp.StatusCode, Err: fmt.Errorf("gave up after %d attempts", attempt)}
-				}
-				var given bool
-				delay, given = retryAfter(resp.Header.Get("Retry-After"), c.now())
-				if !given {
-					delay = c.backoff(attempt)
-				}
-				if delay > c.opt.MaxWait {
-					return nil, final, 0, &RDAPError{URL: final, Status: resp.StatusCode, Err: fmt.Errorf("Retry-After %s exceeds the %s limit", delay, c.opt.MaxWait)}
-				}
-				if resp.StatusCode == http.StatusTooManyRequests {
-					// The registry is throttling us, not just this request:
-					// hold back every request to it.
-					reg.mu.Lock()
-					if nb := c.now().Add(delay); nb.After(reg.notBefore) {
-						reg.notBefore = nb
-					}
-					reg.mu.Unlock()
-					delay = 0 // wait() below sleeps until notBefore
-				}
-			default:
-				return nil, final, 0, &RDAPError{URL: final, Status: resp.StatusCode, Err: errors.New(http.StatusText(resp.StatusCode))}
-			}
-		}
-		if err := c.sleep(ctx, delay); err != nil {
-			return nil, final, 0, err
-		}
+	body, final, status, err = c.f.get(ctx, c.registryFor(base), u, true)
+	var fe *fetchError
+	if errors.As(err, &fe) {
+		err = &RDAPError{URL: fe.URL, Status: fe.Status, Err: fe.Err}
 	}
-}
-
-// wait blocks until the registry accepts another request.
-func (c *RDAPClient) wait(ctx context.Context, reg *registryState) error {
-	reg.mu.Lock()
-	d := reg.notBefore.Sub(c.now())
-	reg.mu.Unlock()
-	if d > 0 {
-		if err := c.sleep(ctx, d); err != nil {
-			return err
-		}
-	}
-	return reg.lim.Wait(ctx)
-}
-
-// backoff is exponential with "equal jitter": half fixed, half random, so
-// many workers retrying one registry spread out.
-func (c *RDAPClient) backoff(attempt int) time.Duration {
-	d := c.opt.BackoffBase << (attempt - 1)
-	if d > c.opt.MaxWait || d <= 0 {
-		d = c.opt.MaxWait
-	}
-	return d/2 + rand.N(d/2+1)
+	return body, final, status, err
 }
 
 // retryAfter parses Retry-After as seconds or an HTTP date (RFC 9110
@@ -463,7 +378,7 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-func (c *RDAPClient) registryFor(base *url.URL) *registryState {
+func (c *RDAPClient) registryFor(base *url.URL) *service {
 	key, known := rirByHost[base.Hostname()]
 	if !known {
 		key = base.String()
@@ -483,7 +398,7 @@ func (c *RDAPClient) registryFor(base *url.URL) *registryState {
 	if l.Burst <= 0 {
 		l.Burst = 1
 	}
-	r := &registryState{lim: rate.NewLimiter(rate.Every(l.Every), l.Burst)}
+	r := &service{lim: rate.NewLimiter(rate.Every(l.Every), l.Burst)}
 	c.registry[key] = r
 	return r
 }

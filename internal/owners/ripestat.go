@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -78,15 +75,14 @@ type RIPEstatClient struct {
 	hc    *http.Client
 	cache Cache
 	base  *url.URL
-	lim   *rate.Limiter
 
 	sleep func(context.Context, time.Duration) error // replaced in tests
 	now   func() time.Time
 
 	flight singleflight.Group
 
-	mu        sync.Mutex
-	notBefore time.Time // set by a 429: every request waits
+	svc service // rate limit, and the hold-back a 429 sets for every request
+	f   fetcher
 }
 
 // RIPEstatError is a RIPEstat request that failed for good.
@@ -146,11 +142,16 @@ func NewRIPEstatClient(opt RIPEstatOptions) (*RIPEstatClient, error) {
 	if cache == nil {
 		cache = NewMemoryCache(0, 0)
 	}
-	return &RIPEstatClient{
+	c := &RIPEstatClient{
 		opt: opt, hc: hc, cache: cache, base: base,
-		lim:   rate.NewLimiter(rate.Every(opt.Limit.Every), opt.Limit.Burst),
+		svc:   service{lim: rate.NewLimiter(rate.Every(opt.Limit.Every), opt.Limit.Burst)},
 		sleep: sleepCtx, now: time.Now,
-	}, nil
+	}
+	c.f = fetcher{hc: hc, accept: "application/json", userAgent: opt.UserAgent,
+		maxAttempts: opt.MaxAttempts, backoffBase: opt.BackoffBase, maxWait: opt.MaxWait, maxBytes: opt.MaxResponseBytes,
+		sleep: func(ctx context.Context, d time.Duration) error { return c.sleep(ctx, d) },
+		now:   func() time.Time { return c.now() }}
+	return c, nil
 }
 
 // ripestatNet is the block one answer is reused for: the /24 (IPv4) or /48
@@ -352,91 +353,10 @@ func parseRIPEstat(body []byte) (emails []string, rir string, err error) {
 // fetch GETs u under the client's rate limit, retrying 429, 5xx and
 // transport errors with backoff, and returns the body of a 200.
 func (c *RIPEstatClient) fetch(ctx context.Context, u *url.URL) (body []byte, final string, err error) {
-	final = u.String()
-	for attempt := 1; ; attempt++ {
-		if err := c.wait(ctx); err != nil {
-			return nil, final, err
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-		if err != nil {
-			return nil, final, &RIPEstatError{URL: final, Err: err}
-		}
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("User-Agent", c.opt.UserAgent)
-		resp, err := c.hc.Do(req)
-		var delay time.Duration
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, final, ctx.Err()
-			}
-			if attempt >= c.opt.MaxAttempts {
-				return nil, final, &RIPEstatError{URL: final, Err: err}
-			}
-			delay = c.backoff(attempt)
-		} else {
-			final = resp.Request.URL.String()
-			body, err = io.ReadAll(io.LimitReader(resp.Body, c.opt.MaxResponseBytes+1))
-			resp.Body.Close()
-			switch {
-			case err != nil && ctx.Err() != nil:
-				return nil, final, ctx.Err()
-			case err != nil:
-				return nil, final, &RIPEstatError{URL: final, Status: resp.StatusCode, Err: err}
-			case int64(len(body)) > c.opt.MaxResponseBytes:
-				return nil, final, &RIPEstatError{URL: final, Status: resp.StatusCode, Err: fmt.Errorf("response larger than %d bytes", c.opt.MaxResponseBytes)}
-			case resp.StatusCode == http.StatusOK:
-				return body, final, nil
-			case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-				if attempt >= c.opt.MaxAttempts {
-					return nil, final, &RIPEstatError{URL: final, Status: resp.StatusCode, Err: fmt.Errorf("gave up after %d attempts", attempt)}
-				}
-				var given bool
-				delay, given = retryAfter(resp.Header.Get("Retry-After"), c.now())
-				if !given {
-					delay = c.backoff(attempt)
-				}
-				if delay > c.opt.MaxWait {
-					return nil, final, &RIPEstatError{URL: final, Status: resp.StatusCode, Err: fmt.Errorf("Retry-After %s exceeds the %s limit", delay, c.opt.MaxWait)}
-				}
-				if resp.StatusCode == http.StatusTooManyRequests {
-					// RIPEstat is throttling us, not just this request: hold
-					// back every request.
-					c.mu.Lock()
-					if nb := c.now().Add(delay); nb.After(c.notBefore) {
-						c.notBefore = nb
-					}
-					c.mu.Unlock()
-					delay = 0 // wait() sleeps until notBefore
-				}
-			default:
-				// 400 (e.g. a resource RIPEstat refuses), 403, 404, …
-				return nil, final, &RIPEstatError{URL: final, Status: resp.StatusCode, Err: errors.New(http.StatusText(resp.StatusCode))}
-			}
-		}
-		if err := c.sleep(ctx, delay); err != nil {
-			return nil, final, err
-		}
+	body, final, _, err = c.f.get(ctx, &c.svc, u, false)
+	var fe *fetchError
+	if errors.As(err, &fe) {
+		err = &RIPEstatError{URL: fe.URL, Status: fe.Status, Err: fe.Err}
 	}
-}
-
-// wait blocks until RIPEstat accepts another request.
-func (c *RIPEstatClient) wait(ctx context.Context) error {
-	c.mu.Lock()
-	d := c.notBefore.Sub(c.now())
-	c.mu.Unlock()
-	if d > 0 {
-		if err := c.sleep(ctx, d); err != nil {
-			return err
-		}
-	}
-	return c.lim.Wait(ctx)
-}
-
-// backoff is exponential with equal jitter, as for RDAP.
-func (c *RIPEstatClient) backoff(attempt int) time.Duration {
-	d := c.opt.BackoffBase << (attempt - 1)
-	if d > c.opt.MaxWait || d <= 0 {
-		d = c.opt.MaxWait
-	}
-	return d/2 + rand.N(d/2+1)
+	return body, final, err
 }

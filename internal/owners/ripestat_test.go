@@ -309,8 +309,8 @@ func TestRIPEstatRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.lim.Limit() != 4 || c.lim.Burst() != 4 || c.base.String() != "https://stat.ripe.net" || c.opt.SourceApp != "exsweep" {
-		t.Errorf("defaults: %v/s burst %d, %s, sourceapp %q", c.lim.Limit(), c.lim.Burst(), c.base, c.opt.SourceApp)
+	if c.svc.lim.Limit() != 4 || c.svc.lim.Burst() != 4 || c.base.String() != "https://stat.ripe.net" || c.opt.SourceApp != "exsweep" {
+		t.Errorf("defaults: %v/s burst %d, %s, sourceapp %q", c.svc.lim.Limit(), c.svc.lim.Burst(), c.base, c.opt.SourceApp)
 	}
 	for _, bad := range []string{"ftp://x", "://", "http://", "https://x/?a=b"} {
 		if _, err := NewRIPEstatClient(RIPEstatOptions{BaseURL: bad}); err == nil {
@@ -330,9 +330,9 @@ func TestRIPEstatRateLimit(t *testing.T) {
 	if s := clk.recorded(); len(s) != 1 {
 		t.Fatalf("sleeps = %v", s)
 	}
-	c.mu.Lock()
-	nb := c.notBefore
-	c.mu.Unlock()
+	c.svc.mu.Lock()
+	nb := c.svc.notBefore
+	c.svc.mu.Unlock()
 	if nb.IsZero() || nb.After(clk.now()) {
 		t.Errorf("notBefore = %v, now = %v", nb, clk.now())
 	}
@@ -343,9 +343,9 @@ func TestRIPEstatRateLimit(t *testing.T) {
 		t.Errorf("waited again after the hold-back: %v", s)
 	}
 	// While held back, every request waits.
-	c.mu.Lock()
-	c.notBefore = clk.now().Add(5 * time.Second)
-	c.mu.Unlock()
+	c.svc.mu.Lock()
+	c.svc.notBefore = clk.now().Add(5 * time.Second)
+	c.svc.mu.Unlock()
 	var wg sync.WaitGroup
 	for i := range 3 {
 		wg.Add(1)
