@@ -266,9 +266,25 @@ func (c *RDAPClient) query(ctx context.Context, ip netip.Addr, network netip.Pre
 	if nw.ObjectClassName != "ip network" {
 		return Contact{}, &RDAPError{URL: final, Err: fmt.Errorf("objectClassName %q, want \"ip network\"", preview(nw.ObjectClassName))}
 	}
-	prefixes, err := nw.prefixes(ip)
+	listed, err := nw.prefixes(ip)
 	if err != nil {
 		return Contact{}, &RDAPError{URL: final, Err: err}
+	}
+	// A registry answers for its own space only: a prefix it lists that the
+	// bootstrap gives (in whole or in part) to another registry, or to
+	// nobody, is not cached, so a broken or hostile answer cannot claim
+	// other networks' abuse contacts. If that drops the prefix of ip
+	// itself, the answer is kept for ip alone.
+	var prefixes []netip.Prefix
+	hasIP := false
+	for _, p := range listed {
+		if bs.servedBy(p, base) {
+			prefixes = append(prefixes, p)
+			hasIP = hasIP || p.Contains(ip)
+		}
+	}
+	if !hasIP {
+		prefixes = append(prefixes, host)
 	}
 	emails, registrant := abuseEmails(nw.Entities)
 	ct := Contact{
@@ -450,6 +466,21 @@ type asnService struct {
 }
 
 func (b *bootstrapData) forIP(ip netip.Addr) (*url.URL, bool) { return b.ip.Lookup(ip) }
+
+// servedBy reports whether the bootstrap gives all of p to the registry at
+// base: the most specific entry covering p and every entry inside p.
+func (b *bootstrapData) servedBy(p netip.Prefix, base *url.URL) bool {
+	u, ok := b.ip.LookupPrefix(p)
+	if !ok || u.String() != base.String() {
+		return false
+	}
+	for _, v := range b.ip.Subnets(p) {
+		if v.String() != base.String() {
+			return false
+		}
+	}
+	return true
+}
 
 func (b *bootstrapData) forASN(asn uint32) (*url.URL, bool) {
 	for _, s := range b.asn {

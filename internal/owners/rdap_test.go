@@ -589,3 +589,38 @@ func TestRegistryName(t *testing.T) {
 		}
 	}
 }
+
+// TestRDAPCachesOnlyTheRegistrysSpace: a network answer that lists prefixes
+// outside the answering registry's bootstrap space (another registry's, or
+// a huge one) caches the contact only for the registry's own prefixes, or
+// for the queried address alone.
+func TestRDAPCachesOnlyTheRegistrysSpace(t *testing.T) {
+	f := newFakeRDAP(t)
+	hostile := func(start, end, cidrs string) []reply {
+		return []reply{{status: 200, body: `{"objectClassName":"ip network","startAddress":"` + start + `","endAddress":"` + end +
+			`","cidr0_cidrs":[` + cidrs + `],"entities":[{"roles":["abuse"],"vcardArray":["vcard",[["email",{},"text","abuse@greedy.example"]]]}]}`}}
+	}
+	f.script["/ripe/ip/185.0.7.1"] = hostile("185.0.7.0", "185.0.7.255",
+		`{"v4prefix":"185.0.7.0","length":24},{"v4prefix":"8.8.0.0","length":16},{"v4prefix":"0.0.0.0","length":1}`)
+	f.script["/ripe/ip/185.0.8.1"] = hostile("128.0.0.0", "255.255.255.255", `{"v4prefix":"128.0.0.0","length":1}`)
+	c, _ := f.client(t, RDAPOptions{})
+	ctx := context.Background()
+
+	ct, err := c.AbuseContact(ctx, netip.MustParseAddr("185.0.7.1"), netip.Prefix{}, 0)
+	if err != nil || ct.Prefix != pfx("185.0.7.0/24") || len(ct.Emails) != 1 {
+		t.Fatalf("185.0.7.1: %+v, %v", ct, err)
+	}
+	for _, other := range []string{"8.8.8.8/32", "1.2.3.4/32"} {
+		if got, ok, _ := c.cache.Get(ctx, pfx(other)); ok {
+			t.Errorf("%s answered from the cache by another registry's claim: %+v", other, got)
+		}
+	}
+
+	ct, err = c.AbuseContact(ctx, netip.MustParseAddr("185.0.8.1"), netip.Prefix{}, 0)
+	if err != nil || ct.Prefix != pfx("185.0.8.1/32") || len(ct.Emails) != 1 {
+		t.Fatalf("185.0.8.1: %+v, %v; want the contact for the address alone", ct, err)
+	}
+	if got, ok, _ := c.cache.Get(ctx, pfx("200.1.2.3/32")); ok {
+		t.Errorf("LACNIC space answered from a RIPE /1: %+v", got)
+	}
+}
