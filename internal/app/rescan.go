@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -91,6 +92,13 @@ func rescanOpenCases(ctx context.Context, e *env, o *scanOptions, dir *owners.Di
 	if err != nil {
 		return res, err
 	}
+	if demo, err := isReplayStore(ctx, st); err != nil || demo {
+		st.Close()
+		if err == nil {
+			err = usageErrorf("this store holds a simulated response (exsweep lab --replay): its endpoints are not real servers, so there is nothing to re-scan")
+		}
+		return res, err
+	}
 	eps, err := st.OpenCaseEndpoints(ctx)
 	st.Close()
 	if err != nil || len(eps) == 0 {
@@ -115,4 +123,22 @@ func rescanOpenCases(ctx context.Context, e *env, o *scanOptions, dir *owners.Di
 		return res, err
 	}
 	return res, scanErr
+}
+
+// isReplayStore reports whether the store's first run is a lab replay: its
+// endpoints (198.18.0.0/15) were never real servers, and a re-scan would
+// send packets to addresses nobody asked to be scanned.
+func isReplayStore(ctx context.Context, st *store.Store) (bool, error) {
+	run, err := st.GetRun(ctx, 1)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var args []string
+	if json.Unmarshal(run.Args, &args) != nil {
+		return false, nil // scan runs store their options as an object
+	}
+	return len(args) >= 2 && args[0] == "lab" && args[1] == "--replay", nil
 }

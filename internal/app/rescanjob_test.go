@@ -140,3 +140,27 @@ func TestDashboardRescan(t *testing.T) {
 		t.Error("Start after shutdown succeeded")
 	}
 }
+
+// TestRescanRefusesReplay: the replay's endpoints (198.18.0.0/15) were never
+// real servers; neither `rescan` nor the dashboard's re-scan sends them a
+// packet.
+func TestRescanRefusesReplay(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "demo.db")
+	if _, errOut, code := run(t, "", "lab", "--replay", "march-2021", "--db", db, "--scale", "0.00025"); code != ExitOK {
+		t.Fatalf("replay: exit %d %s", code, errOut)
+	}
+	if _, errOut, code := run(t, "", "rescan", "--db", db); code != ExitUsage || !strings.Contains(errOut, "simulated response") {
+		t.Errorf("rescan of a replay: exit %d\n%s", code, errOut)
+	}
+	d, _ := owners.New(owners.Config{})
+	e := &env{stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }, global: &globalOptions{},
+		log: slog.New(slog.DiscardHandler), now: time.Now}
+	job := newRescanJob(context.Background(), e, db, d, &ownerFlags{})
+	if err := job.Start(); err != nil {
+		t.Fatal(err)
+	}
+	job.wait()
+	if st := job.Status(); st.Running || !strings.Contains(st.Error, "simulated response") || st.RunID != 0 {
+		t.Errorf("dashboard re-scan of a replay: %+v", st)
+	}
+}
