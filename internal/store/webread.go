@@ -58,13 +58,22 @@ func (s *Store) AddWebToken(ctx context.Context, t WebToken) (int64, error) {
 	return id, nil
 }
 
-// WebTokenByHash returns the token with that hash; ErrNotFound if none.
+// WebTokenByHash returns the token with that hash, revoked or not;
+// ErrNotFound if none. Logins use ActiveWebTokenByHash.
 func (s *Store) WebTokenByHash(ctx context.Context, hash string) (WebToken, error) {
+	return s.webTokenByHash(ctx, hash, false)
+}
+
+// webTokenByHash is one index lookup by the unique hash; activeOnly skips
+// revoked tokens.
+func (s *Store) webTokenByHash(ctx context.Context, hash string, activeOnly bool) (WebToken, error) {
+	query := `SELECT id, hash, name, read_only, created_at FROM web_tokens WHERE hash = ?`
+	if activeOnly {
+		query += ` AND revoked_at IS NULL`
+	}
 	var t WebToken
 	var created dbTime
-	err := s.r.QueryRowContext(ctx, s.q(`
-		SELECT id, hash, name, read_only, created_at FROM web_tokens WHERE hash = ?`), hash).
-		Scan(&t.ID, &t.Hash, &t.Name, &t.ReadOnly, &created)
+	err := s.r.QueryRowContext(ctx, s.q(query), hash).Scan(&t.ID, &t.Hash, &t.Name, &t.ReadOnly, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return WebToken{}, fmt.Errorf("web token: %w", ErrNotFound)
 	}

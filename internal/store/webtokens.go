@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -79,20 +77,7 @@ func (s *Store) RevokeWebToken(ctx context.Context, id int64) error {
 // someone in must not tell the two apart). The hash is unique, so this is
 // one index lookup.
 func (s *Store) ActiveWebTokenByHash(ctx context.Context, hash string) (WebToken, error) {
-	var t WebToken
-	var created dbTime
-	err := s.r.QueryRowContext(ctx, s.q(`
-		SELECT id, hash, name, read_only, created_at FROM web_tokens
-		WHERE hash = ? AND revoked_at IS NULL`), hash).
-		Scan(&t.ID, &t.Hash, &t.Name, &t.ReadOnly, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return WebToken{}, fmt.Errorf("web token: %w", ErrNotFound)
-	}
-	if err != nil {
-		return WebToken{}, s.explain(fmt.Errorf("reading web token: %w", err))
-	}
-	t.CreatedAt = created.T
-	return t, nil
+	return s.webTokenByHash(ctx, hash, true)
 }
 
 // WebTokenActive reports whether token id exists and is not revoked: one
