@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	yara "github.com/hillu/go-yara/v4"
@@ -121,25 +120,7 @@ func (e *yaraEngine) scanMem(data []byte) ([]Match, error) {
 	return out, nil
 }
 
-func (e *yaraEngine) ScanFile(path string) (Result, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Result{}, err
-	}
-	defer f.Close()
-	size := int64(-1)
-	if fi, err := f.Stat(); err == nil {
-		if !fi.Mode().IsRegular() {
-			return Result{}, fmt.Errorf("%s: not a regular file", path)
-		}
-		size = fi.Size()
-	}
-	res, err := e.ScanReader(f, size)
-	if err != nil {
-		return res, fmt.Errorf("%s: %w", path, err)
-	}
-	return res, nil
-}
+func (e *yaraEngine) ScanFile(path string) (Result, error) { return scanFile(path, e.ScanReader) }
 
 func (e *yaraEngine) ScanReader(r io.Reader, size int64) (Result, error) {
 	data, truncated, err := readCapped(r, size, e.opts.MaxFileBytes)

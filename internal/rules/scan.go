@@ -556,7 +556,11 @@ func Excerpt(b []byte, limit int) string {
 
 // ScanFile implements Engine. It reads at most Options.MaxFileBytes; filesize in
 // conditions is still the file's real size.
-func (rs *RuleSet) ScanFile(path string) (Result, error) {
+func (rs *RuleSet) ScanFile(path string) (Result, error) { return scanFile(path, rs.ScanReader) }
+
+// scanFile opens a regular file and hands it with its size to scan; both
+// engines (built-in and libyara) read files this way.
+func scanFile(path string, scan func(io.Reader, int64) (Result, error)) (Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Result{}, err
@@ -569,7 +573,7 @@ func (rs *RuleSet) ScanFile(path string) (Result, error) {
 		}
 		size = fi.Size()
 	}
-	res, err := rs.ScanReader(f, size)
+	res, err := scan(f, size)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", path, err)
 	}
