@@ -775,50 +775,26 @@ func (s *Store) ListCases(ctx context.Context, f CaseFilter) ([]Case, error) {
 		args = append(args, f.Endpoint.Addr().Unmap().String(), int64(f.Endpoint.Port()))
 	}
 	query, args = s.pageClause(query+` ORDER BY c.severity DESC, c.id`, args, f.Limit, f.Offset)
-	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, s.explain(fmt.Errorf("listing cases: %w", err))
-	}
-	defer rows.Close()
-	var out []Case
-	for rows.Next() {
-		c, err := scanCase(rows)
-		if err != nil {
-			return nil, s.explain(fmt.Errorf("listing cases: %w", err))
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.explain(fmt.Errorf("listing cases: %w", err))
-	}
-	return out, nil
+	return queryAll(ctx, s, "listing cases", scanCase, query, args...)
 }
 
 // CaseHistory returns the history of a case, oldest first; ErrNotFound if
 // the case does not exist.
 func (s *Store) CaseHistory(ctx context.Context, id int64) ([]CaseEvent, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`
-		SELECT id, case_id, at, from_state, to_state, reason, observation_id, run_id, actor
-		FROM case_history WHERE case_id = ? ORDER BY id`), id)
-	if err != nil {
-		return nil, s.explain(fmt.Errorf("reading history of case %d: %w", id, err))
-	}
-	defer rows.Close()
-	var out []CaseEvent
-	for rows.Next() {
+	out, err := queryAll(ctx, s, fmt.Sprintf("reading history of case %d", id), func(row rowScanner) (CaseEvent, error) {
 		var (
 			e        CaseEvent
 			at       dbTime
 			obs, run sql.NullInt64
 		)
-		if err := rows.Scan(&e.ID, &e.CaseID, &at, &e.From, &e.To, &e.Reason, &obs, &run, &e.Actor); err != nil {
-			return nil, s.explain(fmt.Errorf("reading history of case %d: %w", id, err))
-		}
+		err := row.Scan(&e.ID, &e.CaseID, &at, &e.From, &e.To, &e.Reason, &obs, &run, &e.Actor)
 		e.At, e.ObservationID, e.RunID = at.T, obs.Int64, run.Int64
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.explain(fmt.Errorf("reading history of case %d: %w", id, err))
+		return e, err
+	}, `
+		SELECT id, case_id, at, from_state, to_state, reason, observation_id, run_id, actor
+		FROM case_history WHERE case_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		// Every case has at least its opening entry.

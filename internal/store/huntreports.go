@@ -55,13 +55,7 @@ func (s *Store) HuntReports(ctx context.Context, ep netip.AddrPort, limit int) (
 		SELECT id, ip, port, imported_at, verdict, summary, source, CAST(report AS TEXT)
 		FROM hunt_reports WHERE ip = ? AND port = ? ORDER BY id DESC`,
 		[]any{ep.Addr().Unmap().String(), int64(ep.Port())}, limit, 0)
-	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, s.explain(fmt.Errorf("reading hunt reports of %s: %w", ep, err))
-	}
-	defer rows.Close()
-	var out []HuntReport
-	for rows.Next() {
+	return queryAll(ctx, s, fmt.Sprintf("reading hunt reports of %s", ep), func(row rowScanner) (HuntReport, error) {
 		var (
 			r        HuntReport
 			ip       string
@@ -69,18 +63,14 @@ func (s *Store) HuntReports(ctx context.Context, ep netip.AddrPort, limit int) (
 			imported dbTime
 			report   string
 		)
-		if err := rows.Scan(&r.ID, &ip, &port, &imported, &r.Verdict, &r.Summary, &r.Source, &report); err != nil {
-			return nil, s.explain(fmt.Errorf("reading hunt reports of %s: %w", ep, err))
+		if err := row.Scan(&r.ID, &ip, &port, &imported, &r.Verdict, &r.Summary, &r.Source, &report); err != nil {
+			return r, err
 		}
 		addr, err := netip.ParseAddr(ip)
 		if err != nil {
-			return nil, fmt.Errorf("hunt report %d: stored ip: %w", r.ID, err)
+			return r, fmt.Errorf("hunt report %d: stored ip: %w", r.ID, err)
 		}
 		r.Endpoint, r.ImportedAt, r.Report = netip.AddrPortFrom(addr, uint16(port)), imported.T, json.RawMessage(report)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.explain(fmt.Errorf("reading hunt reports of %s: %w", ep, err))
-	}
-	return out, nil
+		return r, nil
+	}, query, args...)
 }

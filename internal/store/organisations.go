@@ -186,23 +186,7 @@ func (s *Store) GetOrganisation(ctx context.Context, key string) (Organisation, 
 
 // Organisations returns every organisation, ordered by key.
 func (s *Store) Organisations(ctx context.Context) ([]Organisation, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+orgColumns+` FROM organisations ORDER BY key`)
-	if err != nil {
-		return nil, s.explain(fmt.Errorf("listing organisations: %w", err))
-	}
-	defer rows.Close()
-	var out []Organisation
-	for rows.Next() {
-		o, err := scanOrg(rows)
-		if err != nil {
-			return nil, s.explain(fmt.Errorf("listing organisations: %w", err))
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.explain(fmt.Errorf("listing organisations: %w", err))
-	}
-	return out, nil
+	return queryAll(ctx, s, "listing organisations", scanOrg, `SELECT `+orgColumns+` FROM organisations ORDER BY key`)
 }
 
 // orgIDs maps organisation keys to ids inside tx; a key that does not

@@ -176,23 +176,7 @@ func (s *Store) GetRun(ctx context.Context, id int64) (Run, error) {
 // ListRuns returns up to limit runs, newest first; limit <= 0 means all.
 func (s *Store) ListRuns(ctx context.Context, limit int) ([]Run, error) {
 	query, args := s.pageClause(`SELECT `+runColumns+` FROM scan_runs r ORDER BY r.id DESC`, nil, limit, 0)
-	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, s.explain(fmt.Errorf("listing runs: %w", err))
-	}
-	defer rows.Close()
-	var runs []Run
-	for rows.Next() {
-		run, err := scanRun(rows)
-		if err != nil {
-			return nil, s.explain(fmt.Errorf("listing runs: %w", err))
-		}
-		runs = append(runs, run)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.explain(fmt.Errorf("listing runs: %w", err))
-	}
-	return runs, nil
+	return queryAll(ctx, s, "listing runs", scanRun, query, args...)
 }
 
 type rowScanner interface{ Scan(dest ...any) error }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -155,4 +156,27 @@ func (s *Store) pageClause(query string, args []any, limit, offset int) (string,
 // inList returns "(?, ?, …)" with n placeholders, for "x IN (…)".
 func inList(n int) string {
 	return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+}
+
+// queryAll runs query on the read pool and scans every row with scan. what
+// names the read in errors ("listing cases"), so every list reads its rows
+// one way: explained errors, rows closed, rows.Err checked.
+func queryAll[T any](ctx context.Context, s *Store, what string, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, s.explain(fmt.Errorf("%s: %w", what, err))
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, s.explain(fmt.Errorf("%s: %w", what, err))
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.explain(fmt.Errorf("%s: %w", what, err))
+	}
+	return out, nil
 }

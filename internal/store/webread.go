@@ -127,21 +127,13 @@ func (s *Store) ActiveCasesBy(ctx context.Context, by string, limit int) ([]Case
 		FROM cases WHERE state IN `+inList(len(activeStates))+`
 		GROUP BY `+key+`
 		ORDER BY COUNT(*) DESC, `+key, args, limit, 0)
-	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, s.explain(fmt.Errorf("counting cases by %s: %w", by, err))
-	}
-	defer rows.Close()
-	out := []CaseGroup{}
-	for rows.Next() {
+	out, err := queryAll(ctx, s, "counting cases by "+by, func(row rowScanner) (CaseGroup, error) {
 		var g CaseGroup
-		if err := rows.Scan(&g.Key, &g.Name, &g.Cases, &g.Compromised); err != nil {
-			return nil, s.explain(fmt.Errorf("counting cases by %s: %w", by, err))
-		}
-		out = append(out, g)
+		err := row.Scan(&g.Key, &g.Name, &g.Cases, &g.Compromised)
+		return g, err
+	}, query, args...)
+	if out == nil && err == nil {
+		out = []CaseGroup{} // JSON [] for "no open case"
 	}
-	if err := rows.Err(); err != nil {
-		return nil, s.explain(fmt.Errorf("counting cases by %s: %w", by, err))
-	}
-	return out, nil
+	return out, err
 }

@@ -29,27 +29,13 @@ func (t WebTokenInfo) Revoked() bool { return !t.RevokedAt.IsZero() }
 
 // ListWebTokens returns every token, revoked ones included, oldest first.
 func (s *Store) ListWebTokens(ctx context.Context) ([]WebTokenInfo, error) {
-	rows, err := s.r.QueryContext(ctx, `
-		SELECT id, name, read_only, created_at, revoked_at, last_used_at
-		FROM web_tokens ORDER BY id`)
-	if err != nil {
-		return nil, s.explain(fmt.Errorf("listing web tokens: %w", err))
-	}
-	defer rows.Close()
-	var out []WebTokenInfo
-	for rows.Next() {
+	return queryAll(ctx, s, "listing web tokens", func(row rowScanner) (WebTokenInfo, error) {
 		var t WebTokenInfo
 		var created, revoked, used dbTime
-		if err := rows.Scan(&t.ID, &t.Name, &t.ReadOnly, &created, &revoked, &used); err != nil {
-			return nil, s.explain(fmt.Errorf("listing web tokens: %w", err))
-		}
+		err := row.Scan(&t.ID, &t.Name, &t.ReadOnly, &created, &revoked, &used)
 		t.CreatedAt, t.RevokedAt, t.LastUsedAt = created.T, revoked.T, used.T
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.explain(fmt.Errorf("listing web tokens: %w", err))
-	}
-	return out, nil
+		return t, err
+	}, `SELECT id, name, read_only, created_at, revoked_at, last_used_at FROM web_tokens ORDER BY id`)
 }
 
 // RevokeWebToken revokes a token: from now on it logs nobody in, and the
