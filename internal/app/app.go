@@ -230,3 +230,17 @@ func openStore(ctx context.Context, db string) (*store.Store, error) {
 	}
 	return st, nil
 }
+
+// loadKBFor loads the knowledge base and the CVE selection of a --cves flag
+// (nil: every CVE), for the commands that decide verdicts.
+func (e *env) loadKBFor(cvesFlag string) (*exchange.KB, []string, error) {
+	kb, err := e.loadKB()
+	if err != nil {
+		return nil, nil, err
+	}
+	cves, err := kb.SelectCVEs(cvesFlag)
+	if err != nil {
+		return nil, nil, usageErrorf("--cves: %v", err)
+	}
+	return kb, cves, nil
+}

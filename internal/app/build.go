@@ -79,13 +79,9 @@ func runBuild(e *env, o *buildOptions, args []string) error {
 	if o.list && len(args) > 0 {
 		return usageErrorf("--list takes no VERSION arguments")
 	}
-	kb, err := e.loadKB()
+	kb, cves, err := e.loadKBFor(o.cves)
 	if err != nil {
 		return err
-	}
-	cves, err := kb.SelectCVEs(o.cves)
-	if err != nil {
-		return usageErrorf("--cves: %v", err)
 	}
 	w, closeOut, err := e.openOutput(o.output)
 	if err != nil {

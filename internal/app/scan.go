@@ -197,13 +197,9 @@ func runScan(ctx context.Context, e *env, o *scanOptions, args []string, perNetS
 	if err != nil {
 		return err
 	}
-	kb, err := e.loadKB()
+	kb, cves, err := e.loadKBFor(o.cves)
 	if err != nil {
 		return err
-	}
-	cves, err := kb.SelectCVEs(o.cves)
-	if err != nil {
-		return usageErrorf("--cves: %v", err)
 	}
 
 	// Two contexts: feed stops feeding targets at the first Ctrl-C; work aborts
