@@ -605,15 +605,8 @@ func (rc *ruleCompiler) boolExpr(e ast.Expression) (boolNode, error) {
 			return nil, err
 		}
 		n := strNode{pat: p}
-		if e.At != nil {
-			if n.at, err = rc.intExpr(e.At); err != nil {
-				return nil, err
-			}
-		}
-		if e.In != nil {
-			if n.lo, n.hi, err = rc.rangeExpr(e.In); err != nil {
-				return nil, err
-			}
+		if n.at, n.lo, n.hi, err = rc.atIn(e.At, e.In); err != nil {
+			return nil, err
 		}
 		return n, nil
 	case *ast.Of:
@@ -837,17 +830,24 @@ func (rc *ruleCompiler) ofExpr(e *ast.Of) (boolNode, error) {
 	default:
 		return nil, rc.unsupported("\"of\" over text strings")
 	}
-	if e.At != nil {
-		if n.at, err = rc.intExpr(e.At); err != nil {
-			return nil, err
-		}
-	}
-	if e.In != nil {
-		if n.lo, n.hi, err = rc.rangeExpr(e.In); err != nil {
-			return nil, err
-		}
+	if n.at, n.lo, n.hi, err = rc.atIn(e.At, e.In); err != nil {
+		return nil, err
 	}
 	return n, nil
+}
+
+// atIn compiles the optional "at OFFSET" and "in (LO..HI)" of a string
+// match or an "of" expression; absent parts stay zero nodes.
+func (rc *ruleCompiler) atIn(at ast.Expression, in *ast.Range) (atN, lo, hi intNode, err error) {
+	if at != nil {
+		if atN, err = rc.intExpr(at); err != nil {
+			return atN, lo, hi, err
+		}
+	}
+	if in != nil {
+		lo, hi, err = rc.rangeExpr(in)
+	}
+	return atN, lo, hi, err
 }
 
 func (rc *ruleCompiler) stringSet(set ast.Node) ([]int, error) {
