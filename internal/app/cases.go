@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -525,9 +526,19 @@ func importHuntReport(ctx context.Context, e *env, o *casesOptions, open func(co
 	if err != nil {
 		return usageErrorf("--endpoint %q: want ip:port", o.ep)
 	}
-	b, err := os.ReadFile(path)
+	// Read at most one byte over the store's cap: a wrong file (a disk
+	// image, a log archive) is refused without being loaded whole.
+	f, err := os.Open(path)
 	if err != nil {
 		return usageErrorf("%v", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, store.MaxHuntReportBytes+1))
+	f.Close()
+	if err != nil {
+		return usageErrorf("%s: %v", path, err)
+	}
+	if len(b) > store.MaxHuntReportBytes {
+		return usageErrorf("%s is larger than %d MiB: not an exsweep hunt JSON report", path, store.MaxHuntReportBytes>>20)
 	}
 	var rep hunt.Report
 	if err := json.Unmarshal(b, &rep); err != nil || rep.Verdict == "" {

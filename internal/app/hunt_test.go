@@ -119,6 +119,14 @@ func TestImportHunt(t *testing.T) {
 	if _, _, code := run(t, "", "cases", "import-hunt", cons, "--endpoint", "192.0.2.8:443", "--db", db); code != ExitUsage {
 		t.Errorf("import of a non-report: exit %d; want 2", code)
 	}
+	huge := filepath.Join(dir, "huge.json")
+	if err := os.WriteFile(huge, make([]byte, store.MaxHuntReportBytes+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, "", "cases", "import-hunt", huge, "--endpoint", "192.0.2.8:443", "--db", db); code != ExitUsage ||
+		!strings.Contains(errOut, "larger than 16 MiB") {
+		t.Errorf("import of an oversized file: exit %d %s", code, errOut)
+	}
 
 	st, err := store.Open(context.Background(), db)
 	if err != nil {
