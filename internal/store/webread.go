@@ -58,12 +58,6 @@ func (s *Store) AddWebToken(ctx context.Context, t WebToken) (int64, error) {
 	return id, nil
 }
 
-// WebTokenByHash returns the token with that hash, revoked or not;
-// ErrNotFound if none. Logins use ActiveWebTokenByHash.
-func (s *Store) WebTokenByHash(ctx context.Context, hash string) (WebToken, error) {
-	return s.webTokenByHash(ctx, hash, false)
-}
-
 // webTokenByHash is one index lookup by the unique hash; activeOnly skips
 // revoked tokens.
 func (s *Store) webTokenByHash(ctx context.Context, hash string, activeOnly bool) (WebToken, error) {

@@ -97,11 +97,11 @@ func TestWebReadHelpers(t *testing.T) {
 		if _, err := s.AddWebToken(ctx, WebToken{Hash: "short"}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("short hash: %v; want ErrInvalid", err)
 		}
-		tok, err := s.WebTokenByHash(ctx, hash)
+		tok, err := s.ActiveWebTokenByHash(ctx, hash)
 		if err != nil || !tok.ReadOnly || tok.Name != "admin" {
-			t.Errorf("WebTokenByHash = %+v, %v", tok, err)
+			t.Errorf("ActiveWebTokenByHash = %+v, %v", tok, err)
 		}
-		if _, err := s.WebTokenByHash(ctx, strings.Repeat("00", 32)); !errors.Is(err, ErrNotFound) {
+		if _, err := s.ActiveWebTokenByHash(ctx, strings.Repeat("00", 32)); !errors.Is(err, ErrNotFound) {
 			t.Errorf("unknown hash: %v; want ErrNotFound", err)
 		}
 		if n, _ := s.CountWebTokens(ctx); n != 1 {

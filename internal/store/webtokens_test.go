@@ -76,10 +76,9 @@ func TestWebTokenRevokeAndList(t *testing.T) {
 		if ok, err := s.WebTokenActive(ctx, a); ok || err != nil {
 			t.Errorf("WebTokenActive(revoked) = %v, %v; want false", ok, err)
 		}
-		// WebTokenByHash (the older lookup) still finds it: it does not
-		// look at revocation, which is why the dashboard no longer uses it.
-		if tok, err := s.WebTokenByHash(ctx, hashA); err != nil || tok.ID != a {
-			t.Errorf("WebTokenByHash(revoked) = %+v, %v", tok, err)
+		// The revoked token stays in the table (list and history).
+		if tok, err := s.webTokenByHash(ctx, hashA, false); err != nil || tok.ID != a {
+			t.Errorf("webTokenByHash(revoked, any) = %+v, %v", tok, err)
 		}
 		if n, _ := s.CountWebTokens(ctx); n != 2 {
 			t.Errorf("CountWebTokens = %d; want 2 (revoked tokens count)", n)
