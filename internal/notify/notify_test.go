@@ -99,8 +99,8 @@ func TestRender(t *testing.T) {
 			t.Errorf("German message has English guidance %q", english)
 		}
 	}
-	if g := Guidance(exchange.Default(), cases()[0]); !strings.HasPrefix(g, "Treat the server as compromised") && !strings.HasPrefix(g, "Install") {
-		t.Errorf("English Guidance = %q", g)
+	if g := guidance(exchange.Default(), cases()[0], guidancePhrases["en"]); !strings.HasPrefix(g, "Treat the server as compromised") && !strings.HasPrefix(g, "Install") {
+		t.Errorf("English guidance = %q", g)
 	}
 	if !strings.HasPrefix(string(de.CSV), "timestamp,severity,ip,protocol,port") || !strings.Contains(string(de.CSV), "exchange;webshell;cve-2021-26855") {
 		t.Errorf("CSV:\n%s", de.CSV)

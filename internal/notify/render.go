@@ -312,11 +312,9 @@ var guidancePhrases = map[string]phrases{
 	},
 }
 
-// Guidance says what to do for one endpoint, in English: the exact update
-// to install for its CU, or the CU to move to when its CU gets no more
-// fixes, and for a compromised server, that patching is not enough.
-func Guidance(kb *exchange.KB, c Case) string { return guidance(kb, c, guidancePhrases["en"]) }
-
+// guidance says what to do for one endpoint in the language of ph: the
+// exact update to install for its CU, or the CU to move to when its CU gets
+// no more fixes, and for a compromised server, that patching is not enough.
 func guidance(kb *exchange.KB, c Case, ph phrases) string {
 	var steps []string
 	if c.Problem == ProblemCompromised {

@@ -51,27 +51,11 @@ type queryer interface {
 // RunCurves returns the counts of the newest limit runs (limit <= 0: all),
 // oldest first, ready to draw. Finished runs cost one row each.
 func (s *Store) RunCurves(ctx context.Context, limit int) ([]RunCurve, error) {
-	return s.runCurves(ctx, "", nil, limit)
-}
-
-// RunCurveOf returns the counts of one run (ErrNotFound when there is none).
-func (s *Store) RunCurveOf(ctx context.Context, id int64) (RunCurve, error) {
-	out, err := s.runCurves(ctx, `WHERE r.id = ?`, []any{id}, 0)
-	if err != nil {
-		return RunCurve{}, err
-	}
-	if len(out) == 0 {
-		return RunCurve{}, fmt.Errorf("run %d: %w", id, ErrNotFound)
-	}
-	return out[0], nil
-}
-
-func (s *Store) runCurves(ctx context.Context, where string, args []any, limit int) ([]RunCurve, error) {
 	query, args := s.pageClause(`
 		SELECT r.id, r.started_at, r.status, st.run_id, st.first_observed, st.observations,
 			st.exchange, st.vulnerable, st.patched, st.undetermined, st.compromised
-		FROM scan_runs r LEFT JOIN run_stats st ON st.run_id = r.id `+where+`
-		ORDER BY r.id DESC`, args, limit, 0)
+		FROM scan_runs r LEFT JOIN run_stats st ON st.run_id = r.id
+		ORDER BY r.id DESC`, nil, limit, 0)
 	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, s.explain(fmt.Errorf("reading run curves: %w", err))

@@ -57,12 +57,6 @@ func TestWebReadHelpers(t *testing.T) {
 		if last, _ := s.RunCurves(ctx, 1); len(last) != 1 || last[0].RunID != run {
 			t.Errorf("RunCurves(1) = %+v; want the newest run", last)
 		}
-		if one, err := s.RunCurveOf(ctx, run); err != nil || one != got {
-			t.Errorf("RunCurveOf(%d) = %+v, %v; want %+v", run, one, err, got)
-		}
-		if _, err := s.RunCurveOf(ctx, 999999); !errors.Is(err, ErrNotFound) {
-			t.Errorf("RunCurveOf(missing) = %v", err)
-		}
 
 		pb, err := s.ProductBreakdown(ctx, run)
 		if err != nil {
@@ -133,11 +127,11 @@ func TestRunStats(t *testing.T) {
 		}
 		observations := func() int64 {
 			t.Helper()
-			c, err := s.RunCurveOf(ctx, run)
-			if err != nil {
-				t.Fatal(err)
+			cs, err := s.RunCurves(ctx, 1)
+			if err != nil || len(cs) != 1 || cs[0].RunID != run {
+				t.Fatalf("RunCurves(1) = %+v, %v", cs, err)
 			}
-			return c.Observations
+			return cs[0].Observations
 		}
 		stored := func() bool {
 			t.Helper()
